@@ -1,0 +1,40 @@
+"""leaktrace: find memory leaks in Python programs.
+
+What keeps growing (census), who holds it (holder paths) and, in later
+components, where it was allocated. The work is done in C (leaktrace._core);
+this package only re-exports it.
+"""
+import sys as _sys
+
+if not ((3, 9) <= _sys.version_info[:2] <= (3, 13)):
+    raise ImportError(
+        "leaktrace supports CPython 3.9 to 3.13, not %d.%d" % _sys.version_info[:2]
+    )
+
+from leaktrace._core import (  # noqa: E402
+    Census,
+    Checkpoint,
+    TypeDelta,
+    __version__,
+    census,
+    cyclic_garbage,
+    gc_state,
+    new_objects,
+    open_fds,
+    process_facts,
+)
+
+__all__ = [
+    "Census",
+    "Checkpoint",
+    "TypeDelta",
+    "__version__",
+    "census",
+    "cyclic_garbage",
+    "gc_state",
+    "holder_graph",
+    "holder_paths",
+    "new_objects",
+    "open_fds",
+    "process_facts",
+]

@@ -1,0 +1,3 @@
+from leaktrace.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+def main(rounds=5):\n    return 0
