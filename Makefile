@@ -5,18 +5,21 @@
 #   make sanitize        C and Python tests under AddressSanitizer + UBSan
 #   make bench           side-by-side benchmarks (bench/), not part of the tests
 # Each Python gets a virtual environment in .venv/<version> with the package
-# built into build/cp<version>; everything is created on first use.
+# built into $(BUILD_ROOT)/cp<version>; everything is created on first use.
 
 PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
 PY ?=
 DEMO_PY ?= 3.11
 VERSIONS := $(if $(PY),$(PY),$(PYTHONS))
 PYENV_ROOT ?= $(HOME)/.pyenv
+# Where venvs and build trees go; override to keep parallel work apart.
+VENV_ROOT ?= .venv
+BUILD_ROOT ?= build
 
 # The interpreter of version $(1): pyenv's newest patch release of it.
 pybin = $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1))))
-venv = .venv/$(1)
-vpy = .venv/$(1)/bin/python
+venv = $(VENV_ROOT)/$(1)
+vpy = $(VENV_ROOT)/$(1)/bin/python
 
 BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja
 TEST_DEPS := pytest>=7
@@ -26,29 +29,29 @@ TEST_DEPS := pytest>=7
 all: $(foreach v,$(VERSIONS),install-$(v))
 
 # A venv with the build and test tools, re-made when the interpreter is gone.
-$(foreach v,$(PYTHONS),.venv/$(v)/.ready): .venv/%/.ready:
+$(foreach v,$(PYTHONS),$(VENV_ROOT)/$(v)/.ready): $(VENV_ROOT)/%/.ready:
 	@test -n "$(call pybin,$*)" || { echo "error: no CPython $* under $(PYENV_ROOT)/versions" >&2; exit 2; }
 	$(call pybin,$*) -m venv --clear $(call venv,$*)
 	$(call vpy,$*) -m pip install -q --upgrade pip
 	$(call vpy,$*) -m pip install -q $(BUILD_DEPS) $(TEST_DEPS)
 	touch $@
 
-venv-%: .venv/%/.ready
+venv-%: $(VENV_ROOT)/%/.ready
 	@:
 
 # Builds and installs the package into the venv (incremental through the
 # persistent build directory).
-install-%: .venv/%/.ready
+install-%: $(VENV_ROOT)/%/.ready
 	$(call vpy,$*) -m pip install -q --no-build-isolation --no-deps \
-		-Cbuild-dir=build/cp$* -Csetup-args=-Dctests=false .
+		-Cbuild-dir=$(BUILD_ROOT)/cp$* -Csetup-args=-Dctests=false .
 
-ctest: .venv/$(firstword $(VERSIONS))/.ready
-	@test -f build/ctest/build.ninja || PATH=$(abspath $(call venv,$(firstword $(VERSIONS))))/bin:$$PATH \
-		meson setup build/ctest --python.install-env=auto -Dbuildtype=debug >/dev/null
-	PATH=$(abspath $(call venv,$(firstword $(VERSIONS))))/bin:$$PATH meson test -C build/ctest --suite core --print-errorlogs
+ctest: $(VENV_ROOT)/$(firstword $(VERSIONS))/.ready
+	@test -f $(BUILD_ROOT)/ctest/build.ninja || PATH=$(abspath $(call venv,$(firstword $(VERSIONS))))/bin:$$PATH \
+		meson setup $(BUILD_ROOT)/ctest --python.install-env=auto -Dbuildtype=debug >/dev/null
+	PATH=$(abspath $(call venv,$(firstword $(VERSIONS))))/bin:$$PATH meson test -C $(BUILD_ROOT)/ctest --suite core --print-errorlogs
 
 pytest-%: install-%
-	cd tests && ../$(call vpy,$*) -m pytest -q -p no:cacheprovider python
+	cd tests && $(abspath $(call vpy,$*)) -m pytest -q -p no:cacheprovider python
 
 test: ctest $(foreach v,$(VERSIONS),pytest-$(v))
 
@@ -59,23 +62,23 @@ demo: install-$(DEMO_PY)
 # interpreter with the ASan runtime preloaded. Leak detection is off (the
 # interpreter itself keeps memory at exit); every other error aborts.
 SAN_PY ?= 3.11
-sanitize: .venv/$(SAN_PY)/.ready
-	@test -f build/san-c/build.ninja || PATH=$(abspath $(call venv,$(SAN_PY)))/bin:$$PATH \
-		meson setup build/san-c -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+sanitize: $(VENV_ROOT)/$(SAN_PY)/.ready
+	@test -f $(BUILD_ROOT)/san-c/build.ninja || PATH=$(abspath $(call venv,$(SAN_PY)))/bin:$$PATH \
+		meson setup $(BUILD_ROOT)/san-c -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	PATH=$(abspath $(call venv,$(SAN_PY)))/bin:$$PATH UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C build/san-c --suite core --print-errorlogs
+		meson test -C $(BUILD_ROOT)/san-c --suite core --print-errorlogs
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
-		-Cbuild-dir=build/san-py -Csetup-args=-Dctests=false -Csetup-args=-Db_sanitize=address,undefined \
+		-Cbuild-dir=$(BUILD_ROOT)/san-py -Csetup-args=-Dctests=false -Csetup-args=-Db_sanitize=address,undefined \
 		-Csetup-args=-Db_lundef=false -Csetup-args=-Dbuildtype=debug .
 	cd tests && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		../$(call vpy,$(SAN_PY)) -m pytest -q -p no:cacheprovider -x python
+		$(abspath $(call vpy,$(SAN_PY))) -m pytest -q -p no:cacheprovider -x python
 	# Put the normal build back so later targets do not run the sanitized one.
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
-		-Cbuild-dir=build/cp$(SAN_PY) -Csetup-args=-Dctests=false .
+		-Cbuild-dir=$(BUILD_ROOT)/cp$(SAN_PY) -Csetup-args=-Dctests=false .
 
 bench:
 	$(MAKE) -C bench
 
 clean:
-	rm -rf build .venv
+	rm -rf $(BUILD_ROOT) $(VENV_ROOT)
