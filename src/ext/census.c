@@ -25,7 +25,10 @@ typedef struct census_walk {
     lt_ptrmap_t index;          /* type -> position in recs */
     type_rec_t *recs;           /* lt_page_alloc memory */
     size_t nrecs, caprecs;
-    type_rec_t *last;           /* the previous object's type, the common case */
+    /* A direct-mapped cache in front of `index`: a heap mixes a few dozen
+     * hot types, so most lookups end here. Holds positions in recs. */
+    PyTypeObject *cache_tp[256];
+    size_t cache_rec[256];
     Py_ssize_t total_count, total_bytes, tracked_count;
 } census_walk_t;
 
@@ -67,12 +70,17 @@ static type_rec_t *census_rec_for(census_walk_t *cw, PyTypeObject *tp)
 static int census_visit(PyObject *o, int tracked, void *ctx)
 {
     census_walk_t *cw = ctx;
-    type_rec_t *r = cw->last;
-    if (r == NULL || r->tp != Py_TYPE(o)) {
-        r = census_rec_for(cw, Py_TYPE(o));
+    PyTypeObject *tp = Py_TYPE(o);
+    size_t slot = ((uintptr_t)tp >> 4) & 255;
+    type_rec_t *r;
+    if (cw->cache_tp[slot] == tp) {
+        r = &cw->recs[cw->cache_rec[slot]];
+    } else {
+        r = census_rec_for(cw, tp);
         if (r == NULL)
             return -1;
-        cw->last = r;
+        cw->cache_tp[slot] = tp;
+        cw->cache_rec[slot] = (size_t)(r - cw->recs);
     }
     Py_ssize_t size = lt_sizer_size(&r->sizer, o);
     r->count++;
@@ -96,7 +104,7 @@ static void census_walk_release(census_walk_t *cw)
     lt_ptrmap_clear(&cw->index);
 }
 
-lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_ptrset_t *keep)
+lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_addrset_t *keep)
 {
     census_walk_t cw;
     memset(&cw, 0, sizeof(cw));
@@ -425,7 +433,7 @@ static PyObject *checkpoint_new(PyTypeObject *type, PyObject *args, PyObject *kw
     lt_checkpoint_t *cp = (lt_checkpoint_t *)type->tp_alloc(type, 0);
     if (cp == NULL)
         return NULL;
-    lt_ptrset_init(&cp->alive, &lt_page_alloc);
+    lt_addrset_init(&cp->alive, &lt_page_alloc);
     cp->census = lt_census_take(st->census_type, collect, &cp->alive);
     if (cp->census == NULL) {
         Py_DECREF(cp);
@@ -438,7 +446,7 @@ static void checkpoint_dealloc(lt_checkpoint_t *cp)
 {
     PyTypeObject *tp = Py_TYPE(cp);
     Py_XDECREF(cp->census);
-    lt_ptrset_clear(&cp->alive);
+    lt_addrset_clear(&cp->alive);
     tp->tp_free(cp);
     Py_DECREF(tp);
 }
@@ -458,7 +466,7 @@ static PyObject *checkpoint_get_time(lt_checkpoint_t *cp, void *unused)
 static PyObject *checkpoint_get_footprint(lt_checkpoint_t *cp, void *unused)
 {
     (void)unused;
-    return PyLong_FromSize_t(lt_ptrset_footprint(&cp->alive));
+    return PyLong_FromSize_t(lt_addrset_footprint(&cp->alive));
 }
 
 static Py_ssize_t checkpoint_len(lt_checkpoint_t *cp)
@@ -520,7 +528,7 @@ typedef struct new_objects_walk {
     PyTypeObject *type;         /* match by identity, or */
     PyObject *name;             /* match by qualified name */
     lt_ptrmap_t name_match;     /* type -> 1 match / 2 no match */
-    const lt_ptrset_t *alive;
+    const lt_addrset_t *alive;
     PyObject *out;              /* the result list, excluded from matches */
     Py_ssize_t limit;
 } new_objects_walk_t;
@@ -550,7 +558,7 @@ static int new_objects_visit(PyObject *o, int tracked, void *ctx)
         if (*m != 1)
             return 0;
     }
-    if (o == w->out || lt_ptrset_has(w->alive, o))
+    if (o == w->out || lt_addrset_has(w->alive, o))
         return 0;
     /* Appending grows the list's item array through PyMem: it never
      * allocates a tracked object, so the walk stays valid. */

@@ -5,7 +5,7 @@
 #define LT_CENSUS_H
 
 #include "lt_compat.h"
-#include "ptrset.h"
+#include "addrset.h"
 
 typedef struct lt_census_row {
     PyObject *name;             /* str, owned: the qualified type name */
@@ -29,11 +29,11 @@ typedef struct lt_census {
 typedef struct lt_checkpoint {
     PyObject_HEAD
     lt_census_t *census;        /* owned */
-    lt_ptrset_t alive;          /* addresses only: holds no reference */
+    lt_addrset_t alive;          /* addresses only: holds no reference */
 } lt_checkpoint_t;
 
 /* Takes a census (see census() in module docs). `keep` as lt_heap_walk.
  * Returns a new reference or NULL with an exception set. */
-lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_ptrset_t *keep);
+lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_addrset_t *keep);
 
 #endif

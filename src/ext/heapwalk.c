@@ -2,7 +2,7 @@
 #include "heapwalk.h"
 
 #include "errors.h"
-#include "raise.h"
+#include "gclists.h"
 
 int lt_gc_pause(void)
 {
@@ -40,10 +40,7 @@ static int collect_one(PyObject *op, void *arg)
 int lt_gc_tracked(lt_vec_t *out)
 {
     struct collect_ctx c = {out, 0};
-    if (lt_py_gc_foreach(collect_one, &c) < 0) {
-        lt_vec_clear(out);
-        return -1;
-    }
+    lt_gc_foreach(collect_one, &c);
     if (c.failed) {
         lt_vec_clear(out);
         PyErr_NoMemory();
@@ -53,22 +50,23 @@ int lt_gc_tracked(lt_vec_t *out)
 }
 
 struct walk {
-    lt_ptrset_t *seen;
+    lt_addrset_t *seen;         /* every object counted so far */
     lt_vec_t pending;           /* untracked containers still to traverse */
     lt_heap_visit_fn visit;
     void *ctx;
     int status;                 /* 0 going on, 1 stopped by visit, -1 error */
 };
 
-/* tp_traverse callback: picks out the untracked referents not seen yet. */
+/* tp_traverse callback. The bitmap is asked first: a referent counted
+ * already costs one bit test, without touching its (likely uncached)
+ * header. A tracked referent met before its turn in the collector's lists
+ * is counted now and traversed on its turn. */
 static int walk_referent(PyObject *child, void *arg)
 {
     struct walk *w = arg;
     if (child == NULL || w->status != 0)
         return 0;
-    if (PyObject_IS_GC(child) && PyObject_GC_IsTracked(child))
-        return 0;               /* visited from the collector's lists */
-    int added = lt_ptrset_add(w->seen, child);
+    int added = lt_addrset_add(w->seen, child);
     if (added == 0)
         return 0;
     if (added < 0) {
@@ -76,12 +74,14 @@ static int walk_referent(PyObject *child, void *arg)
         w->status = -1;
         return -1;
     }
-    int rc = w->visit(child, 0, w->ctx);
+    int gc = lt_is_gc(child);
+    int tracked = gc && lt_py_gc_is_tracked(child);
+    int rc = w->visit(child, tracked, w->ctx);
     if (rc != 0) {
         w->status = rc;
         return rc;
     }
-    if (lt_is_traversable(child) && lt_vec_push(&w->pending, child) < 0) {
+    if (gc && !tracked && Py_TYPE(child)->tp_traverse != NULL && lt_vec_push(&w->pending, child) < 0) {
         PyErr_NoMemory();
         w->status = -1;
         return -1;
@@ -100,42 +100,39 @@ static int walk_from(struct walk *w, PyObject *o)
     return w->status;
 }
 
-int lt_heap_walk(lt_heap_visit_fn visit, void *ctx, lt_ptrset_t *keep)
+/* Called by lt_gc_foreach for each tracked object. Visiting during the
+ * collector's own list walk touches each object once while it is in cache;
+ * the callback allocates only untracked objects (names, sizes), which the
+ * foreach contract allows. */
+static int walk_tracked(PyObject *o, void *arg)
 {
-    lt_ptrset_t own;
-    lt_ptrset_init(&own, &lt_page_alloc);
+    struct walk *w = arg;
+    int added = lt_addrset_add(w->seen, o);
+    if (added < 0) {
+        PyErr_NoMemory();
+        w->status = -1;
+        return 0;
+    }
+    if (added == 1)
+        w->status = w->visit(o, 1, w->ctx);
+    if (w->status == 0)
+        walk_from(w, o);
+    return w->status == 0;
+}
+
+int lt_heap_walk(lt_heap_visit_fn visit, void *ctx, lt_addrset_t *keep)
+{
+    lt_addrset_t own;
+    lt_addrset_init(&own, &lt_page_alloc);
     struct walk w = {keep != NULL ? keep : &own, {0}, visit, ctx, 0};
     lt_vec_init(&w.pending, &lt_page_alloc);
-    lt_vec_t tracked;
-    lt_vec_init(&tracked, &lt_page_alloc);
 
     int gc_was = lt_gc_pause();
     if (gc_was < 0)
         return -1;
-    if (lt_gc_tracked(&tracked) < 0) {
-        w.status = -1;
-        goto done;
-    }
-    if (keep != NULL && lt_ptrset_reserve(keep, keep->len + tracked.len * 2) < 0) {
-        PyErr_NoMemory();
-        w.status = -1;
-        goto done;
-    }
-    for (size_t i = 0; i < tracked.len && w.status == 0; i++) {
-        PyObject *o = tracked.items[i];
-        if (keep != NULL && lt_ptrset_add(keep, o) < 0) {
-            PyErr_NoMemory();
-            w.status = -1;
-            break;
-        }
-        w.status = visit(o, 1, ctx);
-        if (w.status == 0)
-            walk_from(&w, o);
-    }
-done:
-    lt_vec_clear(&tracked);
+    lt_gc_foreach(walk_tracked, &w);
     lt_vec_clear(&w.pending);
-    lt_ptrset_clear(&own);
+    lt_addrset_clear(&own);
     lt_gc_resume(gc_was);
     return w.status < 0 ? -1 : 0;
 }

@@ -6,7 +6,7 @@
 #define LT_HEAPWALK_H
 
 #include "lt_compat.h"
-#include "ptrset.h"
+#include "addrset.h"
 #include "vec.h"
 
 /* Called once per live object. `tracked` says whether the collector tracks
@@ -33,12 +33,20 @@ int lt_gc_tracked(lt_vec_t *out);
  * the caller owns and clears it. Otherwise an internal set is used and
  * released. Pauses collection itself. Returns 0 (also when visit stopped
  * the walk with 1), or -1 with an exception set. */
-int lt_heap_walk(lt_heap_visit_fn visit, void *ctx, lt_ptrset_t *keep);
+int lt_heap_walk(lt_heap_visit_fn visit, void *ctx, lt_addrset_t *keep);
 
-/* True when tp_traverse may be called on o: the collector would do it. */
+/* PyObject_IS_GC, inlined: the walk asks it for every object. */
+static inline int lt_is_gc(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(o));
+}
+
+/* True when tp_traverse may be called on o: the collector would do it
+ * (a static type's tp_traverse aborts the interpreter if called). */
 static inline int lt_is_traversable(PyObject *o)
 {
-    return PyObject_IS_GC(o) && Py_TYPE(o)->tp_traverse != NULL;
+    return lt_is_gc(o) && Py_TYPE(o)->tp_traverse != NULL;
 }
 
 #endif

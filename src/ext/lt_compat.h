@@ -4,9 +4,22 @@
 #ifndef LT_COMPAT_H
 #define LT_COMPAT_H
 
+/* A file that needs the collector's internal lists defines
+ * LT_COMPAT_GC_INTERNALS before including this header; internal headers
+ * require Py_BUILD_CORE_MODULE before Python.h, which changes some public
+ * macros, so only gclists.c does it. */
+#ifdef LT_COMPAT_GC_INTERNALS
+#define Py_BUILD_CORE_MODULE 1
+#endif
+
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+
+#if defined(LT_COMPAT_GC_INTERNALS) && PY_VERSION_HEX < 0x030C0000
+#include <internal/pycore_gc.h>
+#include <internal/pycore_interp.h>
+#endif
 
 #if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
 #error "leaktrace supports CPython 3.9 to 3.13"
@@ -57,6 +70,35 @@ static inline int lt_py_gc_set_enabled(int enable)
 #endif
 }
 
+/* str.__sizeof__ of an exact str in the common case (compact ASCII, no
+ * separate wchar_t copy), or -1 when the C __sizeof__ must be asked. */
+static inline Py_ssize_t lt_py_str_sizeof(PyObject *o)
+{
+    if (!PyUnicode_IS_COMPACT_ASCII(o))
+        return -1;
+#if PY_VERSION_HEX < 0x030C0000
+    if (((PyASCIIObject *)o)->wstr != NULL)
+        return -1;
+#endif
+    return (Py_ssize_t)sizeof(PyASCIIObject) + PyUnicode_GET_LENGTH(o) + 1;
+}
+
+/* int.__sizeof__ of an exact int: the digits follow a PyVarObject-sized
+ * head in every version; 3.11 started counting zero as one digit. */
+static inline Py_ssize_t lt_py_int_sizeof(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_ssize_t ndigits = (Py_ssize_t)(((PyLongObject *)o)->long_value.lv_tag >> _PyLong_NON_SIZE_BITS);
+#else
+    Py_ssize_t ndigits = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    if (ndigits < 1)
+        ndigits = 1;
+#endif
+    return (Py_ssize_t)sizeof(PyVarObject) + ndigits * (Py_ssize_t)sizeof(digit);
+}
+
 /* PyGC_Head is internal since 3.9; it has been two words in every
  * supported version. */
 #define LT_PY_GC_HEAD_SIZE ((Py_ssize_t)(2 * sizeof(void *)))
@@ -87,37 +129,46 @@ static inline Py_ssize_t lt_py_sizeof_extra(PyObject *o)
 #endif
 }
 
+/* PyObject_GC_IsTracked for an object known to be of a GC type, inlined:
+ * the collector's header sits just before the object and its first word
+ * (_gc_next) is non-zero exactly when the object is tracked, in every
+ * supported version. */
+static inline int lt_py_gc_is_tracked(PyObject *o)
+{
+    return ((const uintptr_t *)o)[-2] != 0;
+}
+
+#ifdef LT_COMPAT_GC_INTERNALS
 /* Calls fn(op, arg) for every object the collector tracks, in all
- * generations. fn returns 1 to go on, 0 to stop. fn must not allocate or
- * free tracked objects (3.12's PyUnstable_GC_VisitObjects contract).
- * The caller has paused automatic collection. Returns 0, or -1 with an
- * exception set (3.9 to 3.11 go through gc.get_objects, which allocates). */
+ * generations, in list order. fn returns 1 to go on, 0 to stop. fn must
+ * not create or free tracked objects (whether those are visited is
+ * undefined, as PyUnstable_GC_VisitObjects says); untracked ones (str,
+ * int) are fine. The caller has paused automatic collection. */
 typedef int (*lt_py_gc_visit_fn)(PyObject *op, void *arg);
-static inline int lt_py_gc_foreach(lt_py_gc_visit_fn fn, void *arg)
+static inline void lt_py_gc_foreach(lt_py_gc_visit_fn fn, void *arg)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     PyUnstable_GC_VisitObjects(fn, arg);
-    return 0;
 #else
-    PyObject *gc = PyImport_ImportModule("gc");
-    if (gc == NULL)
-        return -1;
-    PyObject *all = PyObject_CallMethod(gc, "get_objects", NULL);
-    Py_DECREF(gc);
-    if (all == NULL)
-        return -1;
-    if (!PyList_Check(all)) {
-        Py_DECREF(all);
-        PyErr_SetString(PyExc_TypeError, "gc.get_objects() did not return a list");
-        return -1;
+    /* What 3.12's PyUnstable_GC_VisitObjects does, on the lists of
+     * pycore_gc.h: _gc_next carries no flag bits outside a collection. */
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        PyGC_Head *head = &interp->gc.generations[i].head;
+        PyGC_Head *g = (PyGC_Head *)head->_gc_next;
+        while (g != head) {
+            PyObject *op = (PyObject *)(g + 1);
+            Py_INCREF(op);
+            int go_on = fn(op, arg);
+            g = (PyGC_Head *)g->_gc_next;
+            Py_DECREF(op);
+            if (!go_on)
+                return;
+        }
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all); i++)
-        if (!fn(PyList_GET_ITEM(all, i), arg))
-            break;
-    Py_DECREF(all);
-    return 0;
 #endif
 }
+#endif
 
 /* Type flag for types made only by leaktrace itself (3.10+ refuses to
  * instantiate them from Python; on 3.9 an instance made from Python is

@@ -7,8 +7,16 @@
 #include "lt_compat.h"
 
 /* How instances of one type are sized; computed once per type. */
+typedef enum lt_size_kind {
+    LT_SIZE_LAYOUT,             /* tp_basicsize + |ob_size| * tp_itemsize */
+    LT_SIZE_CALL,               /* call the type's C __sizeof__ */
+    LT_SIZE_STR,                /* exact str: computed, else called */
+    LT_SIZE_INT,                /* exact int: computed */
+} lt_size_kind_t;
+
 typedef struct lt_sizer {
-    PyCFunction c_sizeof;       /* a METH_NOARGS C __sizeof__, or NULL */
+    lt_size_kind_t kind;
+    PyCFunction c_sizeof;       /* the METH_NOARGS C __sizeof__, or NULL */
 } lt_sizer_t;
 
 /* Fills *s for `tp`. Never fails and never runs Python code (a type lookup
