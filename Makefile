@@ -21,8 +21,8 @@ pybin = $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1
 venv = $(VENV_ROOT)/$(1)
 vpy = $(VENV_ROOT)/$(1)/bin/python
 
-BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja
-TEST_DEPS := pytest>=7
+BUILD_DEPS := 'meson-python>=0.15' 'meson>=1.1' ninja
+TEST_DEPS := 'pytest>=7'
 
 .PHONY: all demo test ctest pytest-% install-% venv-% sanitize bench clean
 
@@ -59,23 +59,34 @@ demo: install-$(DEMO_PY)
 	$(call vpy,$(DEMO_PY)) -m leaktrace demo
 
 # Sanitizers: the extension is built with ASan+UBSan and loaded into a plain
-# interpreter with the ASan runtime preloaded. Leak detection is off (the
-# interpreter itself keeps memory at exit); every other error aborts.
+# interpreter with the ASan runtime preloaded (ASan insists on being first in
+# the library list; a plain python does not link it, hence LD_PRELOAD, which
+# child processes inherit too). The runtime is the one of the compiler meson
+# builds with ($(CC)), not whatever `gcc` is. PYTHONMALLOC=malloc sends every
+# object through malloc, where ASan sees a use after free that pymalloc's
+# arenas would hide. Leak detection is off (the interpreter itself keeps
+# memory at exit); every other error aborts. The normal build is put back
+# whatever pytest says, so a failed run never leaves the sanitized extension
+# in the venv (it cannot be imported without the preload).
 SAN_PY ?= 3.11
 sanitize: $(VENV_ROOT)/$(SAN_PY)/.ready
 	@test -f $(BUILD_ROOT)/san-c/build.ninja || PATH=$(abspath $(call venv,$(SAN_PY)))/bin:$$PATH \
 		meson setup $(BUILD_ROOT)/san-c -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	PATH=$(abspath $(call venv,$(SAN_PY)))/bin:$$PATH UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(BUILD_ROOT)/san-c --suite core --print-errorlogs
+	@asan=$$($(CC) -print-file-name=libasan.so); ubsan=$$($(CC) -print-file-name=libubsan.so); \
+		test -f "$$asan" -a -f "$$ubsan" || { echo "error: $(CC) has no shared ASan/UBSan runtime (libasan.so, libubsan.so)" >&2; exit 2; }
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
 		-Cbuild-dir=$(BUILD_ROOT)/san-py -Csetup-args=-Dctests=false -Csetup-args=-Db_sanitize=address,undefined \
 		-Csetup-args=-Db_lundef=false -Csetup-args=-Dbuildtype=debug .
-	cd tests && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(abspath $(call vpy,$(SAN_PY))) -m pytest -q -p no:cacheprovider -x python
-	# Put the normal build back so later targets do not run the sanitized one.
+	status=0; \
+	( cd tests && LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(abspath $(call vpy,$(SAN_PY))) -m pytest -q -p no:cacheprovider -x python ) || status=$$?; \
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
-		-Cbuild-dir=$(BUILD_ROOT)/cp$(SAN_PY) -Csetup-args=-Dctests=false .
+		-Cbuild-dir=$(BUILD_ROOT)/cp$(SAN_PY) -Csetup-args=-Dctests=false . || exit $$?; \
+	exit $$status
 
 bench:
 	$(MAKE) -C bench

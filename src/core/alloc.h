@@ -56,7 +56,8 @@ typedef struct lt_arena {
 
 void lt_arena_init(lt_arena_t *arena, const lt_alloc_t *a);
 void *lt_arena_alloc(lt_arena_t *arena, size_t size);
-/* Copies `len` bytes of `s` and a terminating NUL into the arena. */
+/* Copies `len` bytes of `s` and a terminating NUL into the arena. Returns
+ * the copy, or NULL (arena unchanged) when out of memory or len is absurd. */
 char *lt_arena_strndup(lt_arena_t *arena, const char *s, size_t len);
 void lt_arena_release(lt_arena_t *arena);
 

@@ -163,6 +163,9 @@ int lt_proc_fd_foreach(pid_t pid, lt_fd_visit_fn fn, void *ctx)
     int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return errno_code(errno);
+    /* Our own directory descriptor is not the program's, whether this
+     * process was named as 0 or by its pid. */
+    int self = pid == 0 || pid == getpid();
     /* Aligned for struct linux_dirent64. */
     union {
         char bytes[4096];
@@ -188,13 +191,19 @@ int lt_proc_fd_foreach(pid_t pid, lt_fd_visit_fn fn, void *ctx)
             uint64_t fdnum;
             if (parse_u64(&name, &fdnum) < 0 || *name != '\0' || fdnum > 0x7fffffff)
                 continue;
-            /* Our own directory descriptor is not the program's. */
-            if (pid == 0 && (int)fdnum == dirfd)
+            if (self && (int)fdnum == dirfd)
                 continue;
             char target[512];
             ssize_t len = readlinkat(dirfd, d->d_name, target, sizeof(target) - 1);
-            if (len < 0)
+            if (len < 0 && errno == ENOENT)
                 continue;       /* closed between getdents and readlink */
+            if (len < 0) {
+                /* The links can be hidden even where the directory lists
+                 * (they need ptrace access, which root may lack): that is a
+                 * refusal, not a process without descriptors. */
+                rc = errno_code(errno);
+                goto done;
+            }
             target[len] = '\0';
             rc = fn((int)fdnum, lt_fd_kind_of(target), target, ctx);
             if (rc != 0)

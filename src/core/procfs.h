@@ -39,7 +39,9 @@ int lt_proc_read(pid_t pid, lt_proc_facts_t *out);
 /* Calls fn(fd, kind, target, ctx) for each open descriptor of `pid` (0 for
  * this process). `target` is the readlink text, NUL-terminated, valid during
  * the call. A non-zero return from fn stops the walk and is returned.
- * Otherwise returns 0 or a negative LT_E code as lt_proc_read. */
+ * Otherwise returns 0 or a negative LT_E code as lt_proc_read; LT_EACCES
+ * also when the directory lists but its links are not ours to read (fn may
+ * then have seen some descriptors already). */
 typedef int (*lt_fd_visit_fn)(int fd, lt_fd_kind_t kind, const char *target, void *ctx);
 int lt_proc_fd_foreach(pid_t pid, lt_fd_visit_fn fn, void *ctx);
 

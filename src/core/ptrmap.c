@@ -60,8 +60,15 @@ uint64_t *lt_ptrmap_upsert(lt_ptrmap_t *m, const void *key, uint64_t init, int *
         *added = 0;
     if (key == NULL)
         return NULL;
-    if (m->len + 1 > m->cap / 2 && lt_ptrmap_reserve(m, m->len + 1) < 0)
-        return NULL;
+    if (m->len + 1 > m->cap / 2) {
+        /* An existing key needs no room: return it without growing, so a
+         * lookup of a present key never fails for want of memory. */
+        uint64_t *v = lt_ptrmap_get(m, key);
+        if (v != NULL)
+            return v;
+        if (lt_ptrmap_reserve(m, m->len + 1) < 0)
+            return NULL;
+    }
     lt_ptrmap_entry_t *e = ptrmap_find(m->slots, m->cap, m->shift, key);
     if (e->key == NULL) {
         e->key = key;

@@ -27,8 +27,9 @@ void lt_ptrmap_init(lt_ptrmap_t *m, const lt_alloc_t *a);
 /* Ensures room for `n` entries without growing; 0 or LT_ENOMEM (unchanged). */
 int lt_ptrmap_reserve(lt_ptrmap_t *m, size_t n);
 /* Finds key's value slot, inserting it with value `init` if absent. Returns
- * the slot, which stays valid until the next insert, or NULL when the table
- * cannot grow (the map is unchanged) or key is NULL. *added (if not NULL)
+ * the slot, which stays valid until the next insert, or NULL when key is new
+ * and the table cannot grow (the map is unchanged) or key is NULL. A present
+ * key never needs memory, so it never fails. *added (if not NULL)
  * says whether the key was inserted. */
 uint64_t *lt_ptrmap_upsert(lt_ptrmap_t *m, const void *key, uint64_t init, int *added);
 /* Returns key's value slot, or NULL when absent. */

@@ -62,6 +62,10 @@ int lt_ptrset_add(lt_ptrset_t *s, const void *p)
     if (p == NULL)
         return LT_EINVAL;
     if (s->len + 1 > s->cap / 2) {
+        /* A member needs no room: answer it without growing, so a duplicate
+         * never fails for want of memory (heap walks add many). */
+        if (lt_ptrset_has(s, p))
+            return 0;
         int rc = lt_ptrset_reserve(s, s->len + 1);
         if (rc < 0)
             return rc;

@@ -21,8 +21,9 @@ void lt_ptrset_init(lt_ptrset_t *s, const lt_alloc_t *a);
 /* Ensures room for `n` members without growing. Returns 0 or LT_ENOMEM
  * (the set is unchanged on failure). */
 int lt_ptrset_reserve(lt_ptrset_t *s, size_t n);
-/* Adds p (not NULL). Returns 1 if added, 0 if already present, LT_ENOMEM if
- * the table could not grow (the set is unchanged), LT_EINVAL for NULL. */
+/* Adds p (not NULL). Returns 1 if added, 0 if already present (even when
+ * memory is short), LT_ENOMEM if the table could not grow for a new member
+ * (the set is unchanged), LT_EINVAL for NULL. */
 int lt_ptrset_add(lt_ptrset_t *s, const void *p);
 /* Returns 1 if p is a member, else 0. */
 int lt_ptrset_has(const lt_ptrset_t *s, const void *p);

@@ -16,7 +16,11 @@ typedef struct lt_strbuf {
 } lt_strbuf_t;
 
 void lt_strbuf_init(lt_strbuf_t *b, const lt_alloc_t *a);
-/* Each append returns 0, or LT_ENOMEM with the buffer unchanged. */
+/* Each append returns 0, or LT_ENOMEM with the buffer unchanged. append and
+ * puts may copy from the buffer's own text (s may point into b->data); s may
+ * be NULL when len is 0. printf's arguments must not point into the buffer
+ * (as with sprintf); it returns LT_EINVAL, unchanged, when the format cannot
+ * be rendered (vsnprintf fails). */
 int lt_strbuf_append(lt_strbuf_t *b, const char *s, size_t len);
 int lt_strbuf_puts(lt_strbuf_t *b, const char *s);
 int lt_strbuf_printf(lt_strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
