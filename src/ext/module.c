@@ -1,5 +1,6 @@
 /* leaktrace._core: module definition (PEP 489 multi-phase init). */
 #include "module.h"
+#include "tracker.h"
 
 #include <time.h>
 
@@ -10,8 +11,9 @@ static int module_exec(PyObject *module)
 {
     if (PyModule_AddStringConstant(module, "__version__", "0.1.0") < 0)
         return -1;
-    if (lt_census_exec(module) < 0 || lt_gcinfo_exec(module) < 0 ||
-        lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0)
+    if (lt_capture_exec(module) < 0 ||
+        lt_census_exec(module) < 0 || lt_gcinfo_exec(module) < 0 ||
+        lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0 || lt_tracker_exec(module) < 0)
         return -1;
     return 0;
 }
@@ -22,6 +24,10 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->census_type);
     Py_VISIT(st->checkpoint_type);
     Py_VISIT(st->type_delta_type);
+    Py_VISIT(st->tracker_type);
+    Py_VISIT(st->alloc_snapshot_type);
+    Py_VISIT(st->site_stat_type);
+    Py_VISIT(st->site_delta_type);
     return 0;
 }
 
@@ -31,6 +37,10 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->census_type);
     Py_CLEAR(st->checkpoint_type);
     Py_CLEAR(st->type_delta_type);
+    Py_CLEAR(st->tracker_type);
+    Py_CLEAR(st->alloc_snapshot_type);
+    Py_CLEAR(st->site_stat_type);
+    Py_CLEAR(st->site_delta_type);
     return 0;
 }
 

@@ -11,6 +11,10 @@ typedef struct lt_state {
     PyTypeObject *census_type;
     PyTypeObject *checkpoint_type;
     PyTypeObject *type_delta_type;
+    PyTypeObject *tracker_type;
+    PyTypeObject *alloc_snapshot_type;
+    PyTypeObject *site_stat_type;
+    PyTypeObject *site_delta_type;
 } lt_state_t;
 
 /* The state of the module that created `tp` (one of our types). Borrowed;
@@ -24,6 +28,7 @@ int lt_census_exec(PyObject *module);
 int lt_gcinfo_exec(PyObject *module);
 int lt_proc_exec(PyObject *module);
 int lt_paths_exec(PyObject *module);
+int lt_capture_exec(PyObject *module);
 
 /* The monotonic clock in seconds, the one time.monotonic() reads. */
 double lt_monotonic(void);

@@ -31,7 +31,14 @@ void lt_sizer_init(lt_sizer_t *s, PyTypeObject *tp)
     if (def == NULL || (def->ml_flags & (METH_VARARGS | METH_KEYWORDS | METH_O | METH_NOARGS | METH_FASTCALL)) != METH_NOARGS)
         return;
     s->c_sizeof = def->ml_meth;
-    s->kind = tp == &PyUnicode_Type ? LT_SIZE_STR : tp == &PyLong_Type ? LT_SIZE_INT : LT_SIZE_CALL;
+    if (tp == &PyUnicode_Type)
+        s->kind = LT_SIZE_STR;
+    else if (tp == &PyLong_Type)
+        s->kind = LT_SIZE_INT;
+    else if (tp == &PyDict_Type && LT_PY_HAVE_DICT_SIZEOF)
+        s->kind = LT_SIZE_DICT;
+    else
+        s->kind = LT_SIZE_CALL;
 }
 
 static Py_ssize_t layout_size(PyObject *o)
@@ -71,6 +78,9 @@ Py_ssize_t lt_sizer_size(const lt_sizer_t *s, PyObject *o)
         size = lt_py_str_sizeof(o);
         if (size < 0)
             size = call_sizeof(s, o);
+        break;
+    case LT_SIZE_DICT:
+        size = lt_py_dict_sizeof(o);
         break;
     case LT_SIZE_CALL:
         size = call_sizeof(s, o);

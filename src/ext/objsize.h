@@ -12,6 +12,7 @@ typedef enum lt_size_kind {
     LT_SIZE_CALL,               /* call the type's C __sizeof__ */
     LT_SIZE_STR,                /* exact str: computed, else called */
     LT_SIZE_INT,                /* exact int: computed */
+    LT_SIZE_DICT,               /* exact dict: CPython's function, no call */
 } lt_size_kind_t;
 
 typedef struct lt_sizer {
