@@ -25,6 +25,7 @@ BUILD_DEPS := 'meson-python>=0.15' 'meson>=1.1' ninja
 TEST_DEPS := 'pytest>=7'
 
 .PHONY: all demo test ctest pytest-% install-% venv-% sanitize bench clean
+.PHONY: fuzz
 
 all: $(foreach v,$(VERSIONS),install-$(v))
 
@@ -87,6 +88,30 @@ sanitize: $(VENV_ROOT)/$(SAN_PY)/.ready
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
 		-Cbuild-dir=$(BUILD_ROOT)/cp$(SAN_PY) -Csetup-args=-Dctests=false . || exit $$?; \
 	exit $$status
+
+# Fuzzing: the capture reader under libFuzzer with ASan and UBSan for
+# FUZZ_SECONDS, built straight from src/core (clang comes from Debian and is
+# installed when missing). New inputs accumulate in $(FUZZ_DIR)/corpus; the
+# seeds are valid captures written by tests/fuzz/gen_corpus.c, and inputs
+# of fixed findings go in tests/fuzz/regressions/. A crash leaves its input
+# as $(FUZZ_DIR)/crash-*, prints the end of $(FUZZ_DIR)/fuzz.log and fails.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= $(BUILD_ROOT)/fuzz
+FUZZ_CORE := src/core/capture.c src/core/alloc.c src/core/strbuf.c
+FUZZ_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fno-strict-aliasing -Wall -Wextra -Werror -Isrc/core
+fuzz:
+	@command -v clang >/dev/null || { echo "installing clang (Debian package) for libFuzzer"; \
+		$(FUZZ_SUDO) apt-get update -qq && \
+		$(FUZZ_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/fuzz/fuzz_capture.c $(FUZZ_CORE) -o $(FUZZ_DIR)/fuzz_capture
+	clang $(FUZZ_CFLAGS) tests/fuzz/gen_corpus.c $(FUZZ_CORE) -o $(FUZZ_DIR)/gen_corpus
+	$(FUZZ_DIR)/gen_corpus $(FUZZ_DIR)/seeds
+	cd $(FUZZ_DIR) && { ./fuzz_capture -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+		-print_final_stats=1 corpus seeds $(wildcard $(abspath tests/fuzz/regressions)) >fuzz.log 2>&1; \
+		status=$$?; tail -n $$( [ $$status = 0 ] && echo 6 || echo 100 ) fuzz.log; exit $$status; }
 
 bench:
 	$(MAKE) -C bench
