@@ -111,7 +111,7 @@ lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_addrset_t
     lt_ptrmap_init(&cw.index, &lt_page_alloc);
     lt_census_t *c = NULL;
 
-    if (collect && PyGC_Collect() < 0 && PyErr_Occurred())
+    if (collect && lt_collect_now() < 0)
         goto error;
     double now = lt_monotonic();
     if (lt_heap_walk(census_visit, &cw, keep) < 0)
@@ -259,7 +259,7 @@ static PyObject *census_top(lt_census_t *c, PyObject *args, PyObject *kwargs)
     else if (strcmp(by, "count") == 0)
         cmp = row_by_count_desc;
     else {
-        PyErr_Format(PyExc_ValueError, "by must be 'bytes' or 'count', not %R", PyTuple_GET_ITEM(args, 1));
+        PyErr_Format(PyExc_ValueError, "by must be 'bytes' or 'count', not '%s'", by);
         return NULL;
     }
     if (n < 0)
@@ -599,11 +599,17 @@ static PyObject *new_objects_fn(PyObject *module, PyObject *args, PyObject *kwar
     lt_ptrmap_init(&w.name_match, &lt_page_alloc);
     w.alive = &((lt_checkpoint_t *)since)->alive;
     w.limit = limit;
-    w.out = PyList_New(0);
-    if (w.out == NULL)
+    /* Collection is paused before the result list exists: making it must
+     * not start a collection that would run the program's finalizers. */
+    int gc_was = lt_gc_pause();
+    if (gc_was < 0) {
+        lt_ptrmap_clear(&w.name_match);
         return NULL;
-    if (lt_heap_walk(new_objects_visit, &w, NULL) < 0)
+    }
+    w.out = PyList_New(0);
+    if (w.out != NULL && lt_heap_walk(new_objects_visit, &w, NULL) < 0)
         Py_CLEAR(w.out);
+    lt_gc_resume(gc_was);
     lt_ptrmap_clear(&w.name_match);
     return w.out;
 }

@@ -1,6 +1,8 @@
 /* gc_state() and cyclic_garbage(). */
 #include "gcinfo.h"
 
+#include "errors.h"
+#include "gclists.h"
 #include "heapwalk.h"
 #include "module.h"
 #include "objsize.h"
@@ -38,21 +40,104 @@ static int mark_reachable(PyObject *child, void *arg)
     return 0;
 }
 
+typedef struct {
+    lt_vec_t *tracked;
+    lt_vec_t *frozen;
+    int failed;
+} gather_t;
+
+static int gather_tracked(PyObject *op, int permanent, void *arg)
+{
+    gather_t *g = arg;
+    if (lt_vec_push(g->tracked, op) < 0 || (permanent && lt_vec_push(g->frozen, op) < 0)) {
+        g->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Counting references to untracked objects from the garbage found so far:
+ * an untracked object all of whose references come from garbage is garbage
+ * too (a 1 MiB bytes that only a dead cycle holds). */
+typedef struct {
+    const lt_ptrmap_t *tracked;     /* every tracked object */
+    lt_ptrmap_t *held;              /* untracked object -> references from garbage */
+    int failed;
+} held_t;
+
+static int count_held(PyObject *child, void *arg)
+{
+    held_t *h = arg;
+    if (child == NULL || lt_ptrmap_get(h->tracked, child) != NULL)
+        return 0;
+    uint64_t *n = lt_ptrmap_upsert(h->held, child, 0, NULL);
+    if (n == NULL) {
+        h->failed = 1;
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* Adds to `out` the untracked objects that only the garbage in `out`
+ * holds, following untracked containers. Returns 0 or LT_ENOMEM. */
+static int add_held_untracked(const lt_ptrmap_t *refs, lt_ptrmap_t *out)
+{
+    lt_ptrmap_t held;
+    lt_ptrmap_init(&held, &lt_page_alloc);
+    lt_vec_t fresh;                 /* garbage whose referents are not counted yet */
+    lt_vec_init(&fresh, &lt_page_alloc);
+    held_t h = {refs, &held, 0};
+    int rc = 0;
+    size_t pos = 0;
+    const lt_ptrmap_entry_t *e;
+    while ((e = lt_ptrmap_next(out, &pos)) != NULL)
+        if (lt_vec_push(&fresh, (void *)e->key) < 0)
+            goto nomem;
+    while (fresh.len > 0) {
+        while (fresh.len > 0) {
+            PyObject *o = lt_vec_pop(&fresh);
+            if (lt_is_traversable(o))
+                Py_TYPE(o)->tp_traverse(o, count_held, &h);
+            if (h.failed)
+                goto nomem;
+        }
+        pos = 0;
+        while ((e = lt_ptrmap_next(&held, &pos)) != NULL) {
+            PyObject *u = (PyObject *)e->key;
+            if (e->value >= (uint64_t)Py_REFCNT(u) && lt_ptrmap_get(out, u) == NULL) {
+                if (lt_ptrmap_upsert(out, u, 1, NULL) == NULL || lt_vec_push(&fresh, u) < 0)
+                    goto nomem;
+            }
+        }
+    }
+    goto done;
+nomem:
+    rc = LT_ENOMEM;
+done:
+    lt_vec_clear(&fresh);
+    lt_ptrmap_clear(&held);
+    return rc;
+}
+
 int lt_gc_unreachable(lt_ptrmap_t *out)
 {
-    lt_vec_t tracked, stack;
+    lt_vec_t tracked, frozen, stack;
     lt_vec_init(&tracked, &lt_page_alloc);
+    lt_vec_init(&frozen, &lt_page_alloc);
     lt_vec_init(&stack, &lt_page_alloc);
     lt_ptrmap_t refs;
     lt_ptrmap_init(&refs, &lt_page_alloc);
     gc_pass_t p = {&refs, &stack, 0};
+    gather_t g = {&tracked, &frozen, 0};
     int rc = -1;
 
     int gc_was = lt_gc_pause();
     if (gc_was < 0)
         return -1;
-    if (lt_gc_tracked(&tracked) < 0)
-        goto done;
+    lt_gc_foreach(gather_tracked, &g);
+    if (g.failed)
+        goto nomem;
     if (lt_ptrmap_reserve(&refs, tracked.len) < 0)
         goto nomem;
     for (size_t i = 0; i < tracked.len; i++) {
@@ -65,8 +150,15 @@ int lt_gc_unreachable(lt_ptrmap_t *out)
         if (lt_is_traversable(o))
             Py_TYPE(o)->tp_traverse(o, subtract_internal, &p);
     }
-    /* What still has references from outside the tracked heap (C globals,
-     * running frames, untracked holders) is a root of reachability. */
+    /* Roots of reachability: what still has references from outside the
+     * tracked heap (C globals, running frames, untracked holders), and what
+     * gc.freeze() put out of the collector's reach. */
+    for (size_t i = 0; i < frozen.len; i++) {
+        uint64_t *v = lt_ptrmap_get(&refs, frozen.items[i]);
+        *v |= REACHABLE;
+        if (lt_vec_push(&stack, frozen.items[i]) < 0)
+            goto nomem;
+    }
     for (size_t i = 0; i < tracked.len; i++) {
         uint64_t *v = lt_ptrmap_get(&refs, tracked.items[i]);
         if (*v != 0 && !(*v & REACHABLE)) {
@@ -87,6 +179,8 @@ int lt_gc_unreachable(lt_ptrmap_t *out)
         if (!(*v & REACHABLE) && lt_ptrmap_upsert(out, tracked.items[i], 1, NULL) == NULL)
             goto nomem;
     }
+    if (add_held_untracked(&refs, out) < 0)
+        goto nomem;
     rc = 0;
     goto done;
 nomem:
@@ -96,6 +190,7 @@ done:
         lt_ptrmap_clear(out);
     lt_ptrmap_clear(&refs);
     lt_vec_clear(&tracked);
+    lt_vec_clear(&frozen);
     lt_vec_clear(&stack);
     lt_gc_resume(gc_was);
     return rc;

@@ -21,6 +21,12 @@ typedef int (*lt_heap_visit_fn)(PyObject *o, int tracked, void *ctx);
 int lt_gc_pause(void);
 void lt_gc_resume(int previous);
 
+/* A full collection now, as gc.collect() does it: also when automatic
+ * collection is disabled (PyGC_Collect alone does nothing then), which is
+ * restored afterwards. Finalizers of the program run, as with gc.collect().
+ * Returns 0, or -1 with an exception set. */
+int lt_collect_now(void);
+
 /* Fills `out` with every tracked object (borrowed pointers: valid while the
  * caller holds the GIL and runs no Python code). Call between lt_gc_pause
  * and lt_gc_resume. Returns 0, or -1 with an exception set (out is then

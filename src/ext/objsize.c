@@ -1,31 +1,43 @@
 /* getsizeof semantics for the census. */
 #include "objsize.h"
 
-/* The interned name "__sizeof__". Protected by the GIL. */
-static PyObject *sizeof_name;
+#include "safeget.h"
+
+/* The C __sizeof__ that applies to instances of tp: the first one in the
+ * MRO that is a C method descriptor of a base of tp. A __sizeof__ written in
+ * Python is skipped (never called; its base's C method answers instead), and
+ * so is a C descriptor borrowed from an unrelated type (calling it on tp's
+ * instances would read them as the wrong layout). NULL when only
+ * object.__sizeof__ or nothing applies. */
+static PyMethodDescrObject *c_sizeof_of(PyTypeObject *tp)
+{
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro))
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base))
+            continue;
+        PyObject *d = lt_dict_get_ascii(lt_py_type_dict((PyTypeObject *)base), "__sizeof__");
+        if (d == NULL || !Py_IS_TYPE(d, &PyMethodDescr_Type))
+            continue;
+        PyMethodDescrObject *md = (PyMethodDescrObject *)d;
+        if (md->d_common.d_type == NULL || !PyType_IsSubtype(tp, md->d_common.d_type))
+            continue;
+        return md->d_common.d_type == &PyBaseObject_Type ? NULL : md;
+    }
+    return NULL;
+}
 
 void lt_sizer_init(lt_sizer_t *s, PyTypeObject *tp)
 {
     s->kind = LT_SIZE_LAYOUT;
     s->c_sizeof = NULL;
-    if (sizeof_name == NULL) {
-        sizeof_name = PyUnicode_InternFromString("__sizeof__");
-        if (sizeof_name == NULL) {
-            PyErr_Clear();
-            return;
-        }
-    }
-    /* _PyType_Lookup walks the MRO's dicts and returns a borrowed reference
-     * without calling anything; it never raises. A __sizeof__ that is not
-     * a C method descriptor was written in Python: never called. */
-    PyObject *descr = _PyType_Lookup(tp, sizeof_name);
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMethodDescr_Type))
-        return;
-    PyMethodDescrObject *md = (PyMethodDescrObject *)descr;
     /* object.__sizeof__ is the layout formula in every supported version
      * (tests/python/unit/test_census.py checks sys.getsizeof parity on
      * each), so it is computed, not called. */
-    if (md->d_common.d_type == &PyBaseObject_Type)
+    PyMethodDescrObject *md = c_sizeof_of(tp);
+    if (md == NULL)
         return;
     PyMethodDef *def = md->d_method;
     if (def == NULL || (def->ml_flags & (METH_VARARGS | METH_KEYWORDS | METH_O | METH_NOARGS | METH_FASTCALL)) != METH_NOARGS)

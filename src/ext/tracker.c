@@ -512,6 +512,59 @@ static PyObject *site_of(const stack_copy_t *sc, group_t g)
     return t;
 }
 
+/* ---- the run session's view (tracker.h) --------------------------------- */
+
+uint64_t lt_tracker_generation(void)
+{
+    return atomic_load_explicit(&trk.generation, memory_order_relaxed);
+}
+
+int lt_tracker_copy_sites(lt_sitestats_t *dst)
+{
+    pthread_mutex_lock(&trk.lock);
+    int rc = lt_sitestats_copy(dst, &trk.live.stats);
+    pthread_mutex_unlock(&trk.lock);
+    return rc;
+}
+
+int lt_tracker_stack_frames(uint32_t stack, lt_tracker_frame_t *out, int max)
+{
+    stack_copy_t sc;
+    pthread_mutex_lock(&trk.lock);
+    copy_stack_unlocked(stack, &sc);
+    pthread_mutex_unlock(&trk.lock);
+    int n = 0;
+    for (uint32_t i = 0; i < sc.nframes && n < max; i++) {
+        const frame_key_t *k = &sc.frames[i];
+        if (k->code >= trk.ncodes)
+            break;
+        PyCodeObject *co = trk.codes[k->code];
+        out[n].file = Py_NewRef(co->co_filename);
+        out[n].line = k->offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, k->offset);
+        out[n].function = Py_NewRef(lt_py_code_qualname(co));
+        n++;
+    }
+    return n;
+}
+
+void lt_tracker_frames_release(lt_tracker_frame_t *frames, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Py_DECREF(frames[i].file);
+        Py_DECREF(frames[i].function);
+    }
+}
+
+uint32_t lt_tracker_object_stack(PyObject *obj)
+{
+    const void *block = lt_py_alloc_start(obj);
+    lt_live_t rec;
+    pthread_mutex_lock(&trk.lock);
+    int found = block != NULL && lt_livetable_get(&trk.live, block, &rec) == 1;
+    pthread_mutex_unlock(&trk.lock);
+    return found ? rec.stack : 0;
+}
+
 /* ---- AllocSnapshot ------------------------------------------------------ */
 
 typedef struct lt_alloc_snapshot {

@@ -8,6 +8,36 @@
 
 #include "lt_compat.h"
 
+#include "sitestats.h"
+
+#include <stdint.h>
+
+/* For the run session (session.c). Each takes the tracker's lock briefly;
+ * none runs Python code unless it says so. */
+
+/* The id of the current (or last) tracking run, 0 before any. */
+uint64_t lt_tracker_generation(void);
+
+/* Copies the per-stack rows of the current run into dst (initialized, own
+ * allocator). Returns 0 or LT_ENOMEM (dst unchanged). */
+int lt_tracker_copy_sites(lt_sitestats_t *dst);
+
+/* One frame of a recorded stack, resolved: new references, GIL held. */
+typedef struct lt_tracker_frame {
+    PyObject *file;             /* str */
+    int line;
+    PyObject *function;         /* str */
+} lt_tracker_frame_t;
+
+/* Resolves up to `max` frames of `stack`, innermost first, into out (new
+ * references the caller releases with lt_tracker_frames_release). Returns
+ * how many (0 for stack 0: no Python frame). GIL held. */
+int lt_tracker_stack_frames(uint32_t stack, lt_tracker_frame_t *out, int max);
+void lt_tracker_frames_release(lt_tracker_frame_t *frames, int n);
+
+/* The stack that allocated `obj` in the current run, or 0. */
+uint32_t lt_tracker_object_stack(PyObject *obj);
+
 /* Adds Tracker, AllocSnapshot and SiteStat to the module. 0, or -1 with an
  * exception set. */
 int lt_tracker_exec(PyObject *module);

@@ -1,16 +1,14 @@
 /* Qualified type names without running code of the type. */
 #include "typename.h"
 
+#include "safeget.h"
+
 #include <string.h>
 
 /* The module name stored in a heap type's dict, borrowed, or NULL. */
 static PyObject *heap_type_module(PyTypeObject *tp)
 {
-    if (tp->tp_dict == NULL)
-        return NULL;
-    /* A str key lookup: the type dict's keys are strings, so no user
-     * __eq__ can run. */
-    PyObject *mod = PyDict_GetItemString(tp->tp_dict, "__module__");
+    PyObject *mod = lt_dict_get_ascii(tp->tp_dict, "__module__");
     return mod != NULL && PyUnicode_Check(mod) ? mod : NULL;
 }
 

@@ -12,21 +12,39 @@ if not ((3, 9) <= _sys.version_info[:2] <= (3, 13)):
     )
 
 from leaktrace._core import (  # noqa: E402
+    AllocSnapshot,
     Census,
     Checkpoint,
+    SiteDelta,
+    SiteStat,
+    Tracker,
     TypeDelta,
     __version__,
     census,
     cyclic_garbage,
     gc_state,
+    holder_graph,
+    holder_paths,
     new_objects,
     open_fds,
     process_facts,
+    sizeof,
 )
 
+import atexit as _atexit  # noqa: E402
+
+from leaktrace import _core  # noqa: E402
+
+# No allocation hook may record while the interpreter tears itself down.
+_atexit.register(_core._stop_tracking)
+
 __all__ = [
+    "AllocSnapshot",
     "Census",
     "Checkpoint",
+    "SiteDelta",
+    "SiteStat",
+    "Tracker",
     "TypeDelta",
     "__version__",
     "census",
@@ -37,4 +55,5 @@ __all__ = [
     "new_objects",
     "open_fds",
     "process_facts",
+    "sizeof",
 ]
