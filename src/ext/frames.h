@@ -1,8 +1,8 @@
 /* Frames and the other interpreter internals that leaktrace reads: the
- * stack of a thread for allocation sites, the fast locals of every thread's
- * frames, of frame objects and of generators for holder paths, and an
- * object's __dict__ and inline attribute values, all without creating or
- * changing anything. frames.c is built against CPython's internal headers
+ * stack of a thread for allocation sites; for holder paths the fast locals
+ * of every thread's frames, of frame objects and of generators, atexit's
+ * callbacks, and an object's __dict__ and inline attribute values; all
+ * without creating or changing anything. frames.c is built against CPython's internal headers
  * (LT_COMPAT_FRAMES in lt_compat.h), so every read of an internal frame or
  * dict layout lives behind this header. */
 #ifndef LT_FRAMES_H
@@ -51,6 +51,13 @@ typedef struct lt_frame_ref {
                                  * (PyCode_Addr2Line's), -1 when not known */
 } lt_frame_ref_t;
 
+/* Writes up to `max` frames of thread `ts`, innermost first, to refs and
+ * returns how many; frames being set up (3.11+) and C-stack shims (3.12+)
+ * are skipped. For allocation sites: the caller holds the GIL (ts's frames
+ * change only under it); takes no reference, never allocates and changes
+ * no Python object, so it is safe inside an allocator hook. */
+int lt_frames_capture(PyThreadState *ts, lt_frame_ref_t *refs, int max);
+
 /* Calls fn for each object the Python callbacks of atexit.register hold
  * (callback `index`'s function with part "", its args tuple with part
  * "args", its kwargs dict with part "kwargs"). Only from 3.10, where the
@@ -58,13 +65,6 @@ typedef struct lt_frame_ref {
  * itself. Returns 0 or fn's first non-zero return. */
 typedef int (*lt_atexit_fn)(int index, const char *part, PyObject *obj, void *ctx);
 int lt_frames_atexit(lt_atexit_fn fn, void *ctx);
-
-/* Writes up to `max` frames of thread `ts`, innermost first, to refs and
- * returns how many; frames being set up (3.11+) and C-stack shims (3.12+)
- * are skipped. For allocation sites: the caller holds the GIL (ts's frames
- * change only under it); takes no reference, never allocates, touches no
- * Python object, so it is safe inside an allocator hook. */
-int lt_frames_capture(PyThreadState *ts, lt_frame_ref_t *refs, int max);
 
 /* Whether `o` is a frame object (PyFrame_Check, which up to 3.10 needs a
  * header only this unit includes). */

@@ -5,6 +5,7 @@
 #include "paths.h"
 
 #include "dot.h"
+#include "gcinfo.h"
 #include "heapwalk.h"
 #include "labels.h"
 #include "module.h"
@@ -25,9 +26,10 @@
 
 /* Referrers followed back from a target no root reaches. */
 #define BACK_STEPS 32
-/* Unreached objects whose first referrer the backward search remembers:
- * bounds its memory (16 bytes a slot, at most twice this many slots). */
-#define BACK_INDEX_MAX ((size_t)1 << 22)
+/* Unreached objects whose first referrer (and whose reference count) the
+ * backward search remembers: bounds its memory (16 bytes a slot, at most
+ * four times this many slots per map). */
+#define BACK_INDEX_MAX ((size_t)1 << 21)
 /* Dicts expanded in place (an owner's __dict__, whose own __dict__...). */
 #define MAX_NESTING 4
 
@@ -38,6 +40,7 @@ static const char R_NOREF[] = "no referrer found: held by C code or by an object
 static const char R_STEPS[] = "held through more than 32 referrers";
 static const char R_FULL[] = "too many unreached objects to follow referrers further";
 static const char R_CTYPE[] = "held by a builtin or C extension type";
+static const char R_CYCLE_HELD[] = "reference cycle kept alive by C code or by an object the gc does not track";
 
 /* ---- the search ------------------------------------------------------ */
 
@@ -309,16 +312,61 @@ static void vec_reverse(lt_vec_t *v, size_t start)
     }
 }
 
-/* The first referrer of each unreached object, from one pass over the heap. */
+/* The first referrer of each unreached object, from one pass over the heap.
+ * When the forward search ran to the end, the same pass tells which
+ * unreached objects only cycles keep alive (garbage the gc would free), by
+ * the collector's own method restricted to the unreached objects: each
+ * one's reference count less the references from other unreached objects;
+ * what keeps a count above zero is held from outside (C code), and so is
+ * everything it reaches. */
 typedef struct back {
     job_t *j;
     lt_ptrmap_t ref;            /* unreached object -> its first referrer */
     lt_vec_t pending;           /* untracked containers still to scan */
     PyObject *from;
+    int from_tracked;           /* from is an unreached tracked object */
     int full;                   /* ref reached BACK_INDEX_MAX */
     int failed;
     int built;
+    lt_ptrmap_t count;          /* unreached tracked object -> references from
+                                 * outside the unreached ones, | HELD */
+    int counting;               /* count is being made (no depth cut) */
+    int count_full;             /* count reached BACK_INDEX_MAX: not usable */
 } back_t;
+
+/* In back.count: held from outside the unreached objects. */
+#define HELD (UINT64_C(1) << 63)
+
+static int is_tracked(PyObject *o)
+{
+    return PyObject_IS_GC(o) && PyObject_GC_IsTracked(o);
+}
+
+/* count[o], made from o's reference count on first sight; NULL when the
+ * map is full (count_full set) or cannot grow (failed set). */
+static uint64_t *back_count(back_t *b, PyObject *o)
+{
+    uint64_t *c = lt_ptrmap_get(&b->count, o);
+    if (c != NULL)
+        return c;
+    if (b->count.len >= BACK_INDEX_MAX) {
+        b->count_full = 1;
+        return NULL;
+    }
+    Py_ssize_t refs = Py_REFCNT(o);
+    c = lt_ptrmap_upsert(&b->count, o, refs > 0 ? (uint64_t)refs : 0, NULL);
+    if (c == NULL)
+        b->failed = 1;
+    return c;
+}
+
+/* One reference from an unreached object to a tracked unreached one. */
+static void back_count_internal(back_t *b, PyObject *child)
+{
+    uint64_t *c = back_count(b, child);
+    if (c != NULL && *c > 0)
+        (*c)--;
+}
 
 static int back_visit(PyObject *child, void *arg)
 {
@@ -331,6 +379,11 @@ static int back_visit(PyObject *child, void *arg)
         return 0;
     if (lt_ptrmap_get(&j->parent, child) != NULL)
         return 0;               /* reached: its own path is known */
+    if (b->counting && b->from_tracked && is_tracked(child)) {
+        back_count_internal(b, child);
+        if (b->failed)
+            return -1;
+    }
     if (b->ref.len >= BACK_INDEX_MAX) {
         if (lt_ptrmap_get(&b->ref, child) == NULL)
             b->full = 1;
@@ -343,8 +396,7 @@ static int back_visit(PyObject *child, void *arg)
     }
     /* Untracked containers (tuples and dicts of atoms) and static types are
      * not on the collector's lists: scan them from here, once. */
-    if (added && traversable && (!PyObject_IS_GC(child) || !PyObject_GC_IsTracked(child)) &&
-        lt_vec_push(&b->pending, child) < 0) {
+    if (added && traversable && !is_tracked(child) && lt_vec_push(&b->pending, child) < 0) {
         b->failed = 1;
         return -1;
     }
@@ -355,6 +407,9 @@ static int back_visit(PyObject *child, void *arg)
 static void back_scan(back_t *b, PyObject *o)
 {
     b->from = o;
+    b->from_tracked = is_tracked(o) && lt_ptrmap_get(&b->j->parent, o) == NULL;
+    if (b->counting && b->from_tracked && back_count(b, o) == NULL && b->failed)
+        return;
     refs_visit(o, back_visit, b);
     if (b->j->leaf_targets && PyDict_Check(o)) {
         Py_ssize_t pos = 0;
@@ -365,6 +420,52 @@ static void back_scan(back_t *b, PyObject *o)
     }
 }
 
+/* tp_traverse callback: marks what a held object keeps alive. */
+static int back_mark(PyObject *child, void *arg)
+{
+    back_t *b = arg;
+    uint64_t *c = child != NULL ? lt_ptrmap_get(&b->count, child) : NULL;
+    if (c != NULL && !(*c & HELD)) {
+        *c |= HELD;
+        if (lt_vec_push(&b->pending, child) < 0)
+            b->failed = 1;
+    }
+    return 0;
+}
+
+/* After the counts: marks HELD what is held from outside, and what that
+ * reaches among the unreached objects. */
+static void back_propagate(back_t *b)
+{
+    job_t *j = b->j;
+    /* The caller's list of targets is not a holder: what it holds does not
+     * count as held from outside. */
+    if (j->exclude != NULL) {
+        Py_ssize_t n = PyList_Check(j->exclude) ? PyList_GET_SIZE(j->exclude) : PyTuple_GET_SIZE(j->exclude);
+        PyObject **items = PyList_Check(j->exclude) ? ((PyListObject *)j->exclude)->ob_item
+                                                    : ((PyTupleObject *)j->exclude)->ob_item;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t *c = lt_ptrmap_get(&b->count, items[i]);
+            if (c != NULL && *c > 0)
+                (*c)--;
+        }
+    }
+    size_t pos = 0;
+    const lt_ptrmap_entry_t *e;
+    while (!b->failed && (e = lt_ptrmap_next(&b->count, &pos)) != NULL) {
+        uint64_t *c = lt_ptrmap_get(&b->count, e->key);
+        if (*c != 0 && !(*c & HELD)) {
+            *c |= HELD;
+            if (lt_vec_push(&b->pending, (void *)e->key) < 0)
+                b->failed = 1;
+        }
+        while (!b->failed && b->pending.len > 0) {
+            PyObject *o = lt_vec_pop(&b->pending);
+            Py_TYPE(o)->tp_traverse(o, back_mark, b);
+        }
+    }
+}
+
 static int back_build(back_t *b)
 {
     job_t *j = b->j;
@@ -372,6 +473,7 @@ static int back_build(back_t *b)
     lt_vec_init(&tracked, &lt_page_alloc);
     if (lt_gc_tracked(&tracked) < 0)
         return -1;
+    b->counting = !j->depth_cut;
     for (size_t i = 0; i < tracked.len && !b->failed; i++) {
         PyObject *o = tracked.items[i];
         if (o == j->exclude || !expandable(o))
@@ -386,6 +488,8 @@ static int back_build(back_t *b)
             back_scan(b, lt_vec_pop(&b->pending));
     }
     lt_vec_clear(&tracked);
+    if (b->counting && !b->count_full)
+        back_propagate(b);
     lt_vec_clear(&b->pending);
     if (b->failed) {
         PyErr_NoMemory();
@@ -393,6 +497,16 @@ static int back_build(back_t *b)
     }
     b->built = 1;
     return 0;
+}
+
+/* Whether only cycles keep x alive: 1, 0, or -1 when the counts cannot
+ * tell (x untracked, or the map was full). */
+static int back_garbage(back_t *b, PyObject *x)
+{
+    if (!b->counting || b->count_full)
+        return -1;
+    uint64_t *c = lt_ptrmap_get(&b->count, x);
+    return c == NULL ? -1 : !(*c & HELD);
 }
 
 /* Appends the referrers of unreached target t, outermost first, to
@@ -444,6 +558,12 @@ static int job_paths(job_t *j)
     b.j = j;
     lt_ptrmap_init(&b.ref, &lt_page_alloc);
     lt_vec_init(&b.pending, &lt_page_alloc);
+    lt_ptrmap_init(&b.count, &lt_page_alloc);
+    /* The collector's own answer, when the counts cannot give it: made on
+     * the first such cycle (a full pass over the heap). */
+    lt_ptrmap_t garbage;
+    lt_ptrmap_init(&garbage, &lt_page_alloc);
+    int have_garbage = 0;
     int rc = -1;
 
     j->found_size = j->order.len * sizeof(found_t);
@@ -474,6 +594,21 @@ static int job_paths(job_t *j)
             f->reason = back_chain(&b, t, f->start);
             if (f->reason == NULL)
                 goto nomem;
+            if (f->reason == R_CYCLE) {
+                /* A cycle that something else holds is not garbage, and
+                 * the path says so. An untracked target is judged by the
+                 * cycle's object that heads the chain. */
+                PyObject *judged = is_tracked(t) ? t : j->chains.items[j->chains.len - 1];
+                int garbage_now = back_garbage(&b, judged);
+                if (garbage_now < 0) {
+                    if (!have_garbage && lt_gc_unreachable(&garbage) < 0)
+                        goto done;
+                    have_garbage = 1;
+                    garbage_now = lt_ptrmap_get(&garbage, t) != NULL;
+                }
+                if (!garbage_now)
+                    f->reason = R_CYCLE_HELD;
+            }
         }
         vec_reverse(&j->chains, f->start);
         f->len = j->chains.len - f->start;
@@ -484,7 +619,9 @@ nomem:
     PyErr_NoMemory();
 done:
     lt_ptrmap_clear(&b.ref);
+    lt_ptrmap_clear(&b.count);
     lt_vec_clear(&b.pending);
+    lt_ptrmap_clear(&garbage);
     return rc;
 }
 
@@ -754,7 +891,8 @@ typedef struct gnode {
     PyObject *obj;              /* NULL for a pseudo node */
     const char *text;           /* pseudo node's label */
     int style;
-    const char *edge;           /* label of the edge into this node, in g->j->arena or static */
+    const char *edge;           /* label of the edge into this node: the path's
+                                 * arena, a root's label or static */
 } gnode_t;
 
 static int graph_fail(int rc)
@@ -787,7 +925,8 @@ static int graph_node(graph_t *g, const gnode_t *n, size_t *id)
 
 static int graph_edge(graph_t *g, size_t from, size_t to, const char *label)
 {
-    /* Node ids are below max_nodes: a pair packs into one non-zero key. */
+    /* Node ids count the nodes drawn, far below 2^30: a pair packs into
+     * one non-zero key. */
     uint64_t pair = (((uint64_t)from << 30 | (uint64_t)to) + 1) << 3;
     int added;
     if (lt_ptrmap_upsert(&g->edges, (const void *)(uintptr_t)pair, 1, &added) == NULL)
@@ -1047,14 +1186,22 @@ static PyMethodDef paths_functions[] = {
      "object of a chain of referrers found backwards from the target is (each\n"
      "object's first referrer among the objects the gc tracks, at most 32\n"
      "steps), then the elements from that object down to the target. Why is\n"
-     "one of: 'reference cycle' (following referrers came back to an object of\n"
-     "the chain; the chain starts at that object, so the cycle is the stretch\n"
-     "up to where it appears again); 'held by a builtin or C extension\n"
-     "type' (a static type, which C code owns); 'no referrer found: held by C\n"
-     "code or by an object the gc does not track'; 'not found within max_depth\n"
-     "(the search stopped there)' (a longer path may exist); 'held through\n"
-     "more than 32 referrers'; 'too many unreached objects to follow referrers\n"
-     "further' (the backward search remembers at most 4M objects).\n"
+     "one of:\n"
+     "  'reference cycle': following referrers came back to an object of the\n"
+     "    chain, and only cycles keep the target alive (the gc would free it).\n"
+     "    The chain starts at that object: the cycle is the stretch up to where\n"
+     "    it appears again.\n"
+     "  'reference cycle kept alive by C code or by an object the gc does not\n"
+     "    track': the same, but the gc would not free it.\n"
+     "  'held by a builtin or C extension type': the chain reached a static\n"
+     "    type, which C code owns.\n"
+     "  'no referrer found: held by C code or by an object the gc does not\n"
+     "    track'.\n"
+     "  'not found within max_depth (the search stopped there)': a longer path\n"
+     "    may exist.\n"
+     "  'held through more than 32 referrers', 'too many unreached objects to\n"
+     "    follow referrers further': the backward search's own limits (it\n"
+     "    remembers at most 2M objects).\n"
      "\n"
      "At most max_paths paths are returned, in the targets' order; equal paths\n"
      "are returned once. No code of the program runs (no __repr__, __eq__,\n"

@@ -561,6 +561,33 @@ def test_held_by_c_code(load):
                 break
 
 
+def test_cycle_held_by_c_code(load, no_gc):
+    m = load("ltp_heldcycle", """
+        class Ring:
+            pass
+        def make():
+            a = Ring()
+            b = Ring()
+            a.peer = b
+            b.peer = a
+            return a
+    """)
+    obj = m.make()
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    addr = id(obj)
+    del obj
+    try:
+        paths = holder_paths("ltp_heldcycle.Ring")
+        assert paths == [[NOT_REACHABLE,
+                          "reference cycle kept alive by C code or by an object the gc does not track",
+                          "<ltp_heldcycle.Ring>", ".peer", ".peer"]]
+    finally:
+        for o in gc.get_objects():
+            if id(o) == addr:
+                ctypes.pythonapi.Py_DecRef(ctypes.py_object(o))
+                break
+
+
 def test_type_given_as_type_and_name(load):
     m = load("ltp_types", """
         class Invoice:
