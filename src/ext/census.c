@@ -529,6 +529,7 @@ typedef struct new_objects_walk {
     PyObject *name;             /* match by qualified name */
     lt_ptrmap_t name_match;     /* type -> 1 match / 2 no match */
     const lt_addrset_t *alive;
+    const lt_addrset_t *until;  /* if not NULL, only objects alive then */
     PyObject *out;              /* the result list, excluded from matches */
     Py_ssize_t limit;
 } new_objects_walk_t;
@@ -558,7 +559,7 @@ static int new_objects_visit(PyObject *o, int tracked, void *ctx)
         if (*m != 1)
             return 0;
     }
-    if (o == w->out || lt_addrset_has(w->alive, o))
+    if (o == w->out || lt_addrset_has(w->alive, o) || (w->until != NULL && !lt_addrset_has(w->until, o)))
         return 0;
     /* Appending grows the list's item array through PyMem: it never
      * allocates a tracked object, so the walk stays valid. */
@@ -569,10 +570,10 @@ static int new_objects_visit(PyObject *o, int tracked, void *ctx)
 
 static PyObject *new_objects_fn(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"type", "since", "limit", NULL};
-    PyObject *type_arg, *since = NULL;
+    static char *kwlist[] = {"type", "since", "limit", "until", NULL};
+    PyObject *type_arg, *since = NULL, *until = Py_None;
     Py_ssize_t limit = 100;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$On:new_objects", kwlist, &type_arg, &since, &limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OnO:new_objects", kwlist, &type_arg, &since, &limit, &until))
         return NULL;
     lt_state_t *st = lt_state(module);
     if (since == NULL) {
@@ -598,6 +599,13 @@ static PyObject *new_objects_fn(PyObject *module, PyObject *args, PyObject *kwar
         return PyList_New(0);
     lt_ptrmap_init(&w.name_match, &lt_page_alloc);
     w.alive = &((lt_checkpoint_t *)since)->alive;
+    if (until != Py_None) {
+        if (!PyObject_TypeCheck(until, st->checkpoint_type)) {
+            PyErr_Format(PyExc_TypeError, "until must be a leaktrace.Checkpoint, not %.100s", Py_TYPE(until)->tp_name);
+            return NULL;
+        }
+        w.until = &((lt_checkpoint_t *)until)->alive;
+    }
     w.limit = limit;
     /* Collection is paused before the result list exists: making it must
      * not start a collection that would run the program's finalizers. */
@@ -632,9 +640,10 @@ static PyMethodDef census_functions[] = {
      "gives them. Runs no code of the program's classes. collect=True runs a full\n"
      "collection first; otherwise automatic collection is paused for the walk."},
     {"new_objects", (PyCFunction)(void (*)(void))new_objects_fn, METH_VARARGS | METH_KEYWORDS,
-     "new_objects(type, *, since, limit=100) -> list\n\n"
+     "new_objects(type, *, since, limit=100, until=None) -> list\n\n"
      "Up to `limit` live objects of `type` (a type, matched exactly, or a qualified\n"
-     "name such as 'billing.Invoice') that were not alive at Checkpoint `since`.\n"
+     "name such as 'billing.Invoice') that were not alive at Checkpoint `since`\n"
+     "(and, with `until`, were alive at that later Checkpoint).\n"
      "An object allocated at the address of one that died since the checkpoint\n"
      "is taken for an old one, as objgraph.get_new_ids does."},
     {NULL, NULL, 0, NULL},

@@ -1,5 +1,6 @@
 /* leaktrace._core: module definition (PEP 489 multi-phase init). */
 #include "module.h"
+#include "session.h"
 #include "tracker.h"
 
 #include <time.h>
@@ -13,7 +14,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (lt_capture_exec(module) < 0 ||
         lt_census_exec(module) < 0 || lt_gcinfo_exec(module) < 0 ||
-        lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0 || lt_tracker_exec(module) < 0)
+        lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0 || lt_tracker_exec(module) < 0 ||
+        lt_native_exec(module) < 0 || lt_session_exec(module) < 0)
         return -1;
     return 0;
 }

@@ -555,6 +555,16 @@ void lt_tracker_frames_release(lt_tracker_frame_t *frames, int n)
     }
 }
 
+size_t lt_tracker_footprint(void)
+{
+    pthread_mutex_lock(&trk.lock);
+    size_t n = lt_livetable_footprint(&trk.live) + lt_intern_footprint(&trk.frames) +
+               lt_intern_footprint(&trk.stacks) + lt_sampledset_footprint(&trk.sampled) +
+               trk.stack_by_hash.cap * sizeof(lt_ptrmap_entry_t) + trk.code_index.cap * sizeof(lt_ptrmap_entry_t);
+    pthread_mutex_unlock(&trk.lock);
+    return n;
+}
+
 uint32_t lt_tracker_object_stack(PyObject *obj)
 {
     const void *block = lt_py_alloc_start(obj);

@@ -35,6 +35,9 @@ typedef struct lt_tracker_frame {
 int lt_tracker_stack_frames(uint32_t stack, lt_tracker_frame_t *out, int max);
 void lt_tracker_frames_release(lt_tracker_frame_t *frames, int n);
 
+/* Bytes the tracker's tables hold now (its share of the RSS). */
+size_t lt_tracker_footprint(void);
+
 /* The stack that allocated `obj` in the current run, or 0. */
 uint32_t lt_tracker_object_stack(PyObject *obj);
 

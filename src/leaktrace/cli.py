@@ -1,17 +1,300 @@
-"""The leaktrace command line. Argument parsing only: the work is in C."""
+"""The leaktrace command line: argument parsing and running the program.
+
+The watching, the analysis and the reports are done in C (leaktrace._core);
+this module only turns options into a Session and runs the program as
+`__main__`, as `python script.py` or `python -m module` would.
+"""
 import argparse
+import os
 import sys
+
+USAGE_ERROR = 2
+LEAK_EXIT = 3
+
+
+class UsageError(Exception):
+    """A bad option or input: one line on stderr, exit 2."""
+
+
+def _fail(message):
+    print("leaktrace: error: %s" % message, file=sys.stderr)
+    return USAGE_ERROR
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0, not %s" % text)
+    return value
+
+
+def _non_negative(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more, not %s" % text)
+    return value
+
+
+def _size(text):
+    units = {"": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
+    t = text.strip().lower()
+    num = t.rstrip("kmib")
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError("not a size: %r (e.g. 512k, 4m)" % text)
+
+
+def _build_parser():
+    p = _Parser(prog="leaktrace", description="Find memory leaks in Python programs.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a program under observation and report what leaks",
+                         usage="leaktrace run [options] (script.py | -m module) [args ...]")
+    run.add_argument("--duration", type=_positive, metavar="S",
+                     help="observe for S seconds, then report and stop the program (SIGINT)")
+    run.add_argument("--interval", type=_positive, metavar="S",
+                     help="seconds between checkpoints (default: the duration / 40, between 0.1 and 10)")
+    run.add_argument("--warmup", type=_non_negative, metavar="S",
+                     help="seconds of warm-up left out of the verdict (default: a fifth of the run)")
+    run.add_argument("--json", metavar="FILE", help="write the JSON report (schema leaktrace/report-1)")
+    run.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
+    run.add_argument("--text", metavar="FILE", help="write the text report to FILE instead of stderr")
+    run.add_argument("--capture", metavar="FILE", help="write the capture file as the program runs")
+    run.add_argument("--mode", choices=("sampled", "trace"),
+                     help="allocation tracking: trace (every allocation: exact sites; the default for a "
+                          "--duration of 120 s or less) or sampled (low overhead: the default otherwise)")
+    run.add_argument("--sample-mean", type=_size, default=512 * 1024, metavar="SIZE",
+                     help="mean bytes between samples in sampled mode (default 512k)")
+    run.add_argument("--native", action="store_true",
+                     help="also track native (malloc) allocations through the preload library")
+    run.add_argument("--max-findings", type=int, default=10, metavar="N", help="report at most N findings")
+    run.add_argument("--fail-on-leak", action="store_true", help="exit 3 when the verdict is leak")
+    run.add_argument("--force", action="store_true", help="overwrite output files that are not leaktrace's")
+    run.add_argument("-q", "--quiet", action="store_true", help="no status line, and the text report only if leaking")
+    run.add_argument("-m", dest="module", metavar="MODULE", help="run a module as `python -m` does")
+    run.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments")
+
+    report = sub.add_parser("report", help="re-render the report of a capture file")
+    report.add_argument("capture", help="a capture file written by `leaktrace run --capture`")
+    report.add_argument("--json", metavar="FILE")
+    report.add_argument("--html", metavar="FILE")
+    report.add_argument("--text", metavar="FILE", help="write the text report to FILE instead of stdout")
+    report.add_argument("--force", action="store_true")
+
+    diff = sub.add_parser("diff", help="compare two capture files")
+    diff.add_argument("before")
+    diff.add_argument("after")
+
+    demo = sub.add_parser("demo", help="run a bundled leaky service and explain what leaks")
+    demo.add_argument("--duration", type=_positive, default=8.0, metavar="S")
+    return p
+
+
+# Output files we may replace without --force: earlier reports and captures.
+_OURS = (b"leaktrace/report-1", b"<!-- leaktrace report -->", b"LTCAPT")
+
+
+def _check_output(path, force):
+    """Refuses an output path we cannot write, or one we would overwrite
+    that is not leaktrace's own, before the program runs."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError("%s is a directory" % path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError("cannot write %s: no directory %s" % (path, parent))
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError("cannot write %s: permission denied" % path)
+    if os.path.exists(path) and os.path.getsize(path) > 0 and not force:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if not any(mark in head for mark in _OURS):
+            raise UsageError("%s exists and is not a leaktrace report or capture: "
+                             "remove it or pass --force" % path)
+
+
+def _program(args):
+    """(kind, target, argv) of the program to run."""
+    rest = list(args.program)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    if args.module:
+        return "module", args.module, [args.module] + rest
+    if not rest:
+        raise UsageError("no program: give a script or -m MODULE")
+    script = rest[0]
+    if not os.path.exists(script):
+        raise UsageError("no such script: %s" % script)
+    if os.path.isdir(script):
+        raise UsageError("%s is a directory, not a script" % script)
+    return "script", script, rest
+
+
+def _run_program(kind, target, argv):
+    """Runs the program as __main__; returns its exit code as python would."""
+    import runpy
+
+    sys.argv = list(argv)
+    try:
+        if kind == "module":
+            # As `python -m`: the module runs in the __main__ module, which
+            # stays in sys.modules, so its globals stay reachable afterwards.
+            sys.path[0] = os.getcwd()
+            runpy._run_module_as_main(target, alter_argv=False)
+        else:
+            _run_script(target)
+    except SystemExit as e:
+        return _exit_code(e.code)
+    return 0
+
+
+def _run_script(path):
+    """Runs a script the way the interpreter does: a fresh __main__ module
+    that stays in sys.modules, so that what it holds stays reachable from a
+    root (`module __main__`) after it returns."""
+    import types
+
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__
+    main.__cached__ = None
+    sys.modules["__main__"] = main
+    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    exec(code, main.__dict__)
+
+
+def _exit_code(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _interval(args):
+    if args.interval:
+        return args.interval
+    if args.duration:
+        return min(10.0, max(0.1, args.duration / 40))
+    return 1.0
+
+
+def cmd_run(args):
+    from leaktrace import _core
+
+    kind, target, argv = _program(args)
+    for path in (args.json, args.html, args.text, args.capture):
+        _check_output(path, args.force)
+    if args.native and not os.environ.get("LEAKTRACE_PRELOADED"):
+        return _reexec_native(args)
+    if kind == "script":
+        try:
+            with open(target, "rb") as f:
+                compile(f.read(), target, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            raise UsageError("%s does not compile: %s (line %s)" % (target, e.msg, e.lineno))
+        except OSError as e:
+            raise UsageError("cannot read %s: %s" % (target, e.strerror))
+    mode = args.mode or ("trace" if args.duration and args.duration <= 120 else "sampled")
+    tracker = _core.Tracker(mode=mode, sample_mean=args.sample_mean)
+    outputs = {"json": args.json, "html": args.html, "text": args.text, "quiet": args.quiet,
+               "color": args.text is None and sys.stderr.isatty(), "max_findings": max(1, args.max_findings)}
+    session = _core.Session(interval=_interval(args), warmup=-1 if args.warmup is None else args.warmup,
+                            duration=args.duration or 0, tracker=tracker, capture=args.capture, argv=argv,
+                            outputs=outputs, status_line=sys.stderr.isatty() and not args.quiet)
+    session.start()
+    code = 0
+    try:
+        code = _run_program(kind, target, argv)
+    except KeyboardInterrupt:
+        # Our SIGINT at the end of --duration: the observation is complete.
+        code = 0 if session.deadline_hit else 130
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        verdict = session.finish()
+    if args.fail_on_leak and verdict == "leak":
+        return LEAK_EXIT
+    return code
+
+
+def _reexec_native(args):
+    import subprocess
+
+    from leaktrace import _core
+
+    lib = _core.preload_library() if hasattr(_core, "preload_library") else None
+    if not lib or not os.path.exists(lib):
+        raise UsageError("--native needs the preload library, which this build of leaktrace lacks")
+    env = dict(os.environ, LD_PRELOAD=lib, LEAKTRACE_PRELOADED="1")
+    return subprocess.call([sys.executable, "-m", "leaktrace"] + sys.argv[1:], env=env)
+
+
+def cmd_report(args):
+    from leaktrace import _core
+
+    for path in (args.json, args.html, args.text):
+        _check_output(path, args.force)
+    if not os.path.exists(args.capture):
+        raise UsageError("no such capture file: %s" % args.capture)
+    outputs = {"json": args.json, "html": args.html, "text": args.text, "color": sys.stdout.isatty(),
+               "quiet": False, "max_findings": 10}
+    try:
+        _core.report_capture(args.capture, outputs)
+    except ValueError as e:
+        raise UsageError(str(e))
+    return 0
+
+
+def cmd_diff(args):
+    from leaktrace import _core
+
+    for path in (args.before, args.after):
+        if not os.path.exists(path):
+            raise UsageError("no such capture file: %s" % path)
+    try:
+        sys.stdout.write(_core.diff_captures(args.before, args.after))
+    except ValueError as e:
+        raise UsageError(str(e))
+    return 0
+
+
+def cmd_demo(args):
+    from leaktrace import demo
+
+    return demo.main(duration=args.duration)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="leaktrace", description="Find memory leaks in Python programs.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run a bundled leaky service and explain what leaks")
-    demo.add_argument("--rounds", type=int, default=5, help="observation rounds (default 5)")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from leaktrace.demo import main as demo_main
-
-        return demo_main(rounds=args.rounds)
-    parser.print_help(sys.stderr)
-    return 2
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return USAGE_ERROR
+        return {"run": cmd_run, "report": cmd_report, "diff": cmd_diff, "demo": cmd_demo}[args.command](args)
+    except UsageError as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail("%s: %s" % (getattr(e, "filename", None) or "", e.strerror or e))

@@ -59,3 +59,23 @@ def handle_request(i):
     except ValueError as exc:
         FAILURES.append(exc)
     return len(report)
+
+
+def main():
+    """Serve requests until stopped (Ctrl-C, or `leaktrace run --duration`)."""
+    import time
+
+    i = 0
+    try:
+        while True:
+            for _ in range(50):
+                handle_request(i)
+                i += 1
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        pass
+    print("served %d requests" % i)
+
+
+if __name__ == "__main__":
+    main()

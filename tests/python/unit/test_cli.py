@@ -1,0 +1,151 @@
+"""The leaktrace command line: bad input gets one clear line and exit 2,
+nothing the user owns is overwritten, and the program runs as it would
+without us."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def leaktrace(*args, cwd=None, timeout=120, input=None):
+    return subprocess.run([sys.executable, "-m", "leaktrace"] + list(args), cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, input=input)
+
+
+def one_error_line(proc):
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("leaktrace: error: ")
+    return lines[0]
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_no_command_is_usage():
+    proc = leaktrace()
+    assert proc.returncode == 2
+
+
+def test_missing_script(tmp_path):
+    line = one_error_line(leaktrace("run", str(tmp_path / "nope.py")))
+    assert "no such script" in line
+
+
+def test_no_program():
+    assert "no program" in one_error_line(leaktrace("run", "--duration", "1"))
+
+
+def test_directory_as_script(tmp_path):
+    assert "directory" in one_error_line(leaktrace("run", str(tmp_path)))
+
+
+def test_syntax_error(tmp_path):
+    script = write(tmp_path / "bad.py", "def f(:\n    pass\n")
+    line = one_error_line(leaktrace("run", script))
+    assert "does not compile" in line and "bad.py" in line
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_bad_duration(tmp_path, value):
+    script = write(tmp_path / "ok.py", "pass\n")
+    line = one_error_line(leaktrace("run", "--duration", value, script))
+    assert "duration" in line
+
+
+def test_unknown_option(tmp_path):
+    script = write(tmp_path / "ok.py", "pass\n")
+    one_error_line(leaktrace("run", "--no-such-option", script))
+
+
+def test_unwritable_json_path(tmp_path):
+    script = write(tmp_path / "ok.py", "pass\n")
+    line = one_error_line(leaktrace("run", "--json", str(tmp_path / "missing-dir" / "r.json"), script))
+    assert "cannot write" in line
+
+
+def test_refuses_to_overwrite_a_file_that_is_not_ours(tmp_path):
+    script = write(tmp_path / "ok.py", "pass\n")
+    precious = tmp_path / "notes.json"
+    precious.write_text('{"my": "data"}')
+    line = one_error_line(leaktrace("run", "--json", str(precious), script))
+    assert "--force" in line
+    assert precious.read_text() == '{"my": "data"}'
+
+
+def test_report_of_a_missing_or_foreign_capture(tmp_path):
+    assert "no such capture" in one_error_line(leaktrace("report", str(tmp_path / "none.lt")))
+    foreign = tmp_path / "image.png"
+    foreign.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    line = one_error_line(leaktrace("report", str(foreign)))
+    assert "not a leaktrace capture" in line
+
+
+def test_program_runs_as_main_with_its_argv_and_exit_code(tmp_path):
+    script = write(tmp_path / "prog.py", """
+        import sys
+        print("argv", sys.argv)
+        print("main", __name__, sys.path[0] == __import__("os").path.dirname(__file__))
+        data = sys.stdin.read()
+        print("stdin", data.strip())
+        sys.exit(7)
+        """)
+    proc = leaktrace("run", "-q", script, "a", "--b", input="hello\n")
+    assert proc.returncode == 7, proc.stderr
+    assert "argv ['%s', 'a', '--b']" % script in proc.stdout
+    assert "main __main__ True" in proc.stdout
+    assert "stdin hello" in proc.stdout
+    # Our output goes to stderr only.
+    assert "leaktrace" not in proc.stdout
+
+
+def test_program_that_raises_exits_1_with_its_traceback(tmp_path):
+    script = write(tmp_path / "boom.py", "raise RuntimeError('boom')\n")
+    proc = leaktrace("run", "-q", script)
+    assert proc.returncode == 1
+    assert "RuntimeError: boom" in proc.stderr
+
+
+def test_module_mode_and_double_dash(tmp_path):
+    pkg = tmp_path / "mymod.py"
+    pkg.write_text("import sys\nprint('mod', __name__, sys.argv[1:])\n")
+    proc = leaktrace("run", "-q", "-m", "mymod", "--", "x", cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "mod __main__ ['x']" in proc.stdout
+
+
+def test_json_report_of_a_clean_program(tmp_path):
+    script = write(tmp_path / "clean.py", "x = [i for i in range(1000)]\n")
+    out = tmp_path / "r.json"
+    proc = leaktrace("run", "-q", "--json", str(out), script)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["schema"] == "leaktrace/report-1"
+    assert report["verdict"] in ("no-leak", "inconclusive")
+    assert report["argv"] == [script]
+    assert report["python"] == "%d.%d.%d" % sys.version_info[:3]
+    for key in ("t", "rss", "heap", "fds", "threads"):
+        assert len(report["series"][key]) >= 1
+    # A second run may replace our own earlier report without --force.
+    proc = leaktrace("run", "-q", "--json", str(out), script)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_script_that_forks(tmp_path):
+    script = write(tmp_path / "forks.py", """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent done")
+        """)
+    proc = leaktrace("run", "-q", script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("parent done") == 1
