@@ -507,7 +507,7 @@ static PyObject *module_of(PyObject *path)
 }
 
 /* Category, what and hint of a finding, from its type, holder and growth. */
-static void classify(finding_t *x, cand_kind_t kind, int unreachable)
+static void classify(finding_t *x, cand_kind_t kind, int live)
 {
     const char *type = PyUnicode_AsUTF8(x->type);
     if (type == NULL) {
@@ -550,7 +550,7 @@ static void classify(finding_t *x, cand_kind_t kind, int unreachable)
         x->hint = PyUnicode_FromFormat("%s objects are opened and never closed, held by %s: use a `with` block "
                                        "or call close() (for sqlite3: `with contextlib.closing(sqlite3.connect(...))`)",
                                        kind == CAND_FDS ? "file descriptors" : type, where);
-    } else if (unreachable || (x->path && path_has(x->path, "<not reachable"))) {
+    } else if (x->path && path_has(x->path, "<not reachable")) {
         x->category = LT_CAT_REFERENCE_CYCLE;
         x->hint = PyUnicode_FromFormat("%s objects are only reachable through reference cycles and pile up until a "
                                        "collection (or forever with gc disabled or __del__ in old Pythons): make the "
@@ -576,6 +576,11 @@ static void classify(finding_t *x, cand_kind_t kind, int unreachable)
         x->hint = PyUnicode_FromFormat("%s objects accumulate (%s/s) in a container reached from %U: bound it or "
                                        "drop what is no longer needed",
                                        type, rate, PyList_GET_ITEM(x->path, 0));
+    } else if (!live) {
+        x->category = LT_CAT_OTHER;
+        x->hint = PyUnicode_FromFormat("%s objects keep accumulating (%s/s); who holds them is not in a capture "
+                                       "file: run the program under `leaktrace run` to see their holder path",
+                                       type, rate);
     } else {
         x->category = LT_CAT_OTHER;
         x->hint = PyUnicode_FromFormat("%s objects keep accumulating (%s/s); their holder could not be found: "
@@ -965,7 +970,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
                 if (x.frames == NULL)
                     x.frames = Py_XNewRef(found[k].frames);
                 finding_clear(&found[k]);
-                classify(&x, c->kind, 0);
+                classify(&x, c->kind, warm != NULL && warm != Py_None);
                 found[k] = x;
             } else {
                 finding_clear(&x);
@@ -988,7 +993,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
             finding_clear(&x);
             goto error;
         }
-        classify(&x, c->kind, 0);
+        classify(&x, c->kind, warm != NULL && warm != Py_None);
         found[nfound++] = x;
     }
 

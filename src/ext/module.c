@@ -15,7 +15,7 @@ static int module_exec(PyObject *module)
     if (lt_capture_exec(module) < 0 ||
         lt_census_exec(module) < 0 || lt_gcinfo_exec(module) < 0 ||
         lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0 || lt_tracker_exec(module) < 0 ||
-        lt_native_exec(module) < 0 || lt_session_exec(module) < 0)
+        lt_native_exec(module) < 0 || lt_session_exec(module) < 0 || lt_replay_exec(module) < 0)
         return -1;
     return 0;
 }

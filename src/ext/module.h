@@ -28,7 +28,11 @@ int lt_census_exec(PyObject *module);
 int lt_gcinfo_exec(PyObject *module);
 int lt_proc_exec(PyObject *module);
 int lt_paths_exec(PyObject *module);
+int lt_replay_exec(PyObject *module);
 int lt_capture_exec(PyObject *module);
+/* native.c: native_sites() and the rest; registers the Python-stack callbacks
+ * with libleaktrace_preload.so when it was preloaded. */
+int lt_native_exec(PyObject *module);
 
 /* The monotonic clock in seconds, the one time.monotonic() reads. */
 double lt_monotonic(void);
