@@ -17,6 +17,7 @@
 #define TREND_TAIL_MIN 5
 #define TREND_TROUGH_TAIL_MIN 8 /* troughs needed before their tail is tested */
 #define TREND_GIVEBACK 0.5
+#define TREND_HR_MAX_LAG 64    /* Hamed-Rao lags summed; the AR(1) floor covers longer memory */
 #define TREND_CLEAR_CONF 0.75   /* GROWING below this gets a needed_s */
 #define TREND_Z975 1.959963984540054
 #define TREND_MAD_K 1.4826
@@ -262,7 +263,7 @@ static void fit_points(const double *t, const double *v, size_t n, double t0, sc
     if (den > 0 && m >= 4) {
         double bound = TREND_Z975 / sqrt(md);
         double sum = 0;
-        for (size_t lag = 1; lag + 2 < m; lag++) {
+        for (size_t lag = 1; lag + 2 < m && lag <= TREND_HR_MAX_LAG; lag++) {
             double num = 0;
             for (size_t k = 0; k + lag < m; k++)
                 num += (res[k] - mean) * (res[k + lag] - mean);
@@ -319,9 +320,18 @@ static void fit_points(const double *t, const double *v, size_t n, double t0, sc
         double r2 = ceil(((double)ns + c) / 2) + 1;
         size_t k1 = r1 < 1 ? 0 : (size_t)r1 - 1;
         size_t k2 = r2 > (double)ns ? ns - 1 : (size_t)r2 - 1;
-        lt__trend_select(sc->slopes, ns, k1);
+        /* The median's selection left [0, km] <= slopes[km] <= (km, ns):
+         * each bound is looked for in its own side only. */
+        size_t km = (ns - 1) / 2;
+        if (k1 > km)
+            k1 = km;
+        if (k2 < km)
+            k2 = km;
+        if (k1 < km)
+            lt__trend_select(sc->slopes, km, k1);
         f->slope_lo = sc->slopes[k1];
-        lt__trend_select(sc->slopes, ns, k2);
+        if (k2 > km)
+            lt__trend_select(sc->slopes + km + 1, ns - km - 1, k2 - km - 1);
         f->slope_hi = sc->slopes[k2];
         if (f->slope_lo > slope)
             f->slope_lo = slope;
@@ -622,8 +632,13 @@ int lt_trend_analyze(const double *t, const double *v, size_t n, const lt_trend_
     out->slope_lo = f->slope_lo;
     out->slope_hi = f->slope_hi;
     out->noise = f->noise;
+    /* A trough is one checkpoint: its level is no surer than the noise of
+     * single points (the differences' SD / sqrt 2), whatever a handful of
+     * troughs' own scatter suggests. */
+    if (out->churn && out->noise < sd_diff / TREND_SQRT2)
+        out->noise = sd_diff / TREND_SQRT2;
     out->growth = f->slope * span;
-    double thr = o->noise_k * f->noise;
+    double thr = o->noise_k * out->noise;
     if (thr < o->min_growth)
         thr = o->min_growth;
     out->threshold = thr;
@@ -674,7 +689,7 @@ int lt_trend_analyze(const double *t, const double *v, size_t n, const lt_trend_
             out->confidence = 0.5 + 0.5 * (1 - (r < 1 ? r : 1));
         } else {
             out->verdict = LT_TREND_GROWING;
-            out->confidence = growing_conf(f, out->growth, f->noise, o, z_alpha);
+            out->confidence = growing_conf(f, out->growth, out->noise, o, z_alpha);
             if (out->confidence < TREND_CLEAR_CONF)
                 out->needed_s = needed_growing(f, out->growth, thr, out->warmup_s, span, z_alpha);
         }

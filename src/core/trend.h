@@ -25,7 +25,8 @@
  *    p-values from erfc. Checkpoints are close together, so noise is often
  *    autocorrelated (a drifting RSS, a staircase), which makes Mann-Kendall
  *    overconfident: Var(S) is inflated by Hamed and Rao's factor n/n*
- *    (significant lags of the autocorrelation of the residuals' ranks),
+ *    (significant lags, up to 64, of the autocorrelation of the residuals'
+ *    ranks),
  *    floored by the AR(1) factor 1 + 2 sum (1 - k/n) rho1^k when the lag-1
  *    correlation is significant (detrending makes far lags negative, which
  *    can cancel the near ones in Hamed-Rao's sum), capped at n/3. Sen's
@@ -42,9 +43,9 @@
  *    Mann-Kendall "significant" with no growth at all). The decision is
  *    then taken on the troughs: the lowest point after each drop, i.e. the
  *    level memory returns to. Rising troughs are a leak hidden in churn
- *    (the 200 B/request case); level troughs are a SAWTOOTH. Fewer than 4
- *    troughs cannot tell: SAWTOOTH, with needed_s saying how long 5 cycles
- *    take.
+ *    (the 200 B/request case); level troughs are a SAWTOOTH. Fewer than 5
+ *    troughs cannot tell (even 4 monotonic ones miss p < 0.01): SAWTOOTH,
+ *    with needed_s saying how long 6 cycles take.
  *
  * 4. Decision on the raw window (or the troughs):
  *    GROWING   one-sided p_up < alpha (on Z_eff), growth = slope * span at
@@ -58,6 +59,9 @@
  *              approaches its size exponentially.
  *    SHRINKING the mirror image (p_down < alpha, -growth large enough).
  *    SAWTOOTH  churning, and the troughs neither rise nor fall.
+ *    On troughs, noise is their residuals' MAD but at least the noise of
+ *    single points (robust SD of the first differences / sqrt 2): a trough
+ *    is one checkpoint, and a few troughs scatter little by chance.
  *    FLAT      anything else: no growth beyond noise.
  *    TOO_SHORT fewer than min_points points, or a window shorter than
  *              min_span_s, after the cut.
