@@ -10,7 +10,9 @@
 #include "report_text.h"
 #include "strbuf.h"
 #include "tracker.h"
-#include "trend.h"
+#include "classify.h"
+#include "timeline.h"
+#include "typename.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -21,44 +23,22 @@
 
 struct lt_findings_cp {
     double t, rss, heap, fds, threads;
-    lt_capture_row_t *census;   /* sorted by id, in the arena */
-    size_t ncensus;
-    lt_capture_row_t *sites;
-    size_t nsites;
 };
 
-void lt_findings_init(lt_findings_t *f)
+int lt_findings_init(lt_findings_t *f)
 {
     memset(f, 0, sizeof(*f));
-    lt_arena_init(&f->arena, &lt_page_alloc);
+    lt_timeline_opts_t o;
+    lt_timeline_opts_init(&o);
+    return lt_timeline_init(&f->timeline, &lt_page_alloc, &o);
 }
 
 void lt_findings_clear(lt_findings_t *f)
 {
-    lt_arena_release(&f->arena);
+    lt_timeline_release(&f->timeline);
     lt_free(&lt_page_alloc, f->cps, f->cap * sizeof(lt_findings_cp_t));
-    memset(f, 0, sizeof(*f));
-    lt_arena_init(&f->arena, &lt_page_alloc);
-}
-
-static int row_id_cmp(const void *a, const void *b)
-{
-    uint32_t x = ((const lt_capture_row_t *)a)->id, y = ((const lt_capture_row_t *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-static lt_capture_row_t *copy_rows(lt_arena_t *arena, const lt_capture_row_t *rows, size_t n, uint32_t *max_id)
-{
-    lt_capture_row_t *out = lt_arena_alloc(arena, (n ? n : 1) * sizeof(*out));
-    if (out == NULL)
-        return NULL;
-    if (n)
-        memcpy(out, rows, n * sizeof(*out));
-    qsort(out, n, sizeof(*out), row_id_cmp);
-    for (size_t i = 0; i < n; i++)
-        if (out[i].id > *max_id)
-            *max_id = out[i].id;
-    return out;
+    f->cps = NULL;
+    f->n = f->cap = 0;
 }
 
 int lt_findings_add(lt_findings_t *f, const lt_capture_checkpoint_t *cp)
@@ -74,7 +54,10 @@ int lt_findings_add(lt_findings_t *f, const lt_capture_checkpoint_t *cp)
         f->cps = cps;
         f->cap = cap;
     }
-    lt_findings_cp_t *c = &f->cps[f->n];
+    int rc = lt_timeline_add(&f->timeline, cp);
+    if (rc < 0)
+        return rc;
+    lt_findings_cp_t *c = &f->cps[f->n++];
     c->t = (double)cp->time_ns / 1e9;
     c->rss = (double)cp->rss_bytes;
     c->heap = (double)cp->py_heap_bytes;
@@ -83,13 +66,6 @@ int lt_findings_add(lt_findings_t *f, const lt_capture_checkpoint_t *cp)
         fds += (double)cp->fds[k];
     c->fds = fds;
     c->threads = (double)cp->threads;
-    c->census = copy_rows(&f->arena, cp->census, cp->ncensus, &f->max_name);
-    c->sites = copy_rows(&f->arena, cp->sites, cp->nsites, &f->max_stack);
-    if (c->census == NULL || c->sites == NULL)
-        return LT_ENOMEM;
-    c->ncensus = cp->ncensus;
-    c->nsites = cp->nsites;
-    f->n++;
     return 0;
 }
 
@@ -108,169 +84,10 @@ void lt_findings_rss(const lt_findings_t *f, double *first, double *last, double
     *span = f->cps[f->n - 1].t - f->cps[0].t;
 }
 
-static const lt_capture_row_t *find_row(const lt_capture_row_t *rows, size_t n, uint32_t id)
+/* Type names for the timeline's ranking, from the session's intern table. */
+static const char *name_of(const void *ctx, uint32_t id, size_t *len)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rows[mid].id == id)
-            return &rows[mid];
-        if (rows[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-/* ---- candidates ---------------------------------------------------------- */
-
-typedef enum { CAND_TYPE, CAND_FDS, CAND_THREADS, CAND_NATIVE } cand_kind_t;
-
-typedef struct cand {
-    cand_kind_t kind;
-    uint32_t id;                /* name id for CAND_TYPE */
-    lt_trend_t trend;           /* of bytes (types, native) or of the count */
-    double confidence;
-    double count_delta, bytes_delta;
-    double bytes_ps, count_ps;
-    double score;
-} cand_t;
-
-typedef struct analysis {
-    double *t;                  /* per checkpoint */
-    double *v, *w;              /* scratch series */
-    cand_t *cands;
-    size_t ncands, capcands;
-    lt_trend_t rss_trend;
-    double duration;
-} analysis_t;
-
-static int push_cand(analysis_t *a, const cand_t *c)
-{
-    if (a->ncands == a->capcands) {
-        size_t cap = a->capcands ? a->capcands * 2 : 64;
-        cand_t *cs = PyMem_Realloc(a->cands, cap * sizeof(*cs));
-        if (cs == NULL)
-            return -1;
-        a->cands = cs;
-        a->capcands = cap;
-    }
-    a->cands[a->ncands++] = *c;
-    return 0;
-}
-
-/* A trend test with the run's options. */
-static int trend_of(const analysis_t *a, const double *v, size_t n, double min_growth, lt_trend_t *out)
-{
-    lt_trend_opts_t o;
-    lt_trend_opts_init(&o, &lt_page_alloc);
-    o.min_growth = min_growth;
-    return lt_trend_analyze(a->t, v, n, &o, out);
-}
-
-/* The smallest growths that count as a leak of objects: a handful of
- * entries or bytes is noise whatever its trend. */
-#define MIN_BYTES_GROWTH 16384.0
-#define MIN_COUNT_GROWTH 50.0
-#define MIN_CONFIDENCE 0.5
-
-static int is_user_type(const char *name)
-{
-    /* builtins are bare ("dict"); module-qualified names are the program's
-     * or a library's classes */
-    return strchr(name, '.') != NULL && strncmp(name, "leaktrace.", 10) != 0;
-}
-
-/* Tests every type of the census and the process series. */
-static int find_candidates(lt_findings_t *f, const lt_intern_t *names, analysis_t *a)
-{
-    size_t n = f->n;
-    for (size_t i = 0; i < n; i++)
-        a->t[i] = f->cps[i].t;
-    for (uint32_t id = 1; id <= f->max_name; id++) {
-        const lt_capture_row_t *first = find_row(f->cps[0].census, f->cps[0].ncensus, id);
-        const lt_capture_row_t *last = find_row(f->cps[n - 1].census, f->cps[n - 1].ncensus, id);
-        double b0 = first ? (double)first->bytes : 0, b1 = last ? (double)last->bytes : 0;
-        double c0 = first ? (double)first->count : 0, c1 = last ? (double)last->count : 0;
-        if (b1 - b0 < MIN_BYTES_GROWTH / 4 && c1 - c0 < MIN_COUNT_GROWTH / 2)
-            continue;           /* cannot be a finding: skip the tests */
-        for (size_t i = 0; i < n; i++) {
-            const lt_capture_row_t *r = find_row(f->cps[i].census, f->cps[i].ncensus, id);
-            a->v[i] = r ? (double)r->bytes : 0;
-            a->w[i] = r ? (double)r->count : 0;
-        }
-        cand_t c;
-        memset(&c, 0, sizeof(c));
-        lt_trend_t tc;
-        if (trend_of(a, a->v, n, MIN_BYTES_GROWTH, &c.trend) < 0 || trend_of(a, a->w, n, MIN_COUNT_GROWTH, &tc) < 0)
-            return -1;
-        int grows = (c.trend.verdict == LT_TREND_GROWING && tc.verdict != LT_TREND_SHRINKING) ||
-                    (tc.verdict == LT_TREND_GROWING && c.trend.verdict != LT_TREND_SHRINKING);
-        if (!grows)
-            continue;
-        c.kind = CAND_TYPE;
-        c.id = id;
-        c.confidence = fmax(c.trend.verdict == LT_TREND_GROWING ? c.trend.confidence : 0,
-                            tc.verdict == LT_TREND_GROWING ? tc.confidence : 0);
-        if (c.confidence < MIN_CONFIDENCE)
-            continue;
-        c.bytes_delta = b1 - b0;
-        c.count_delta = c1 - c0;
-        c.bytes_ps = c.trend.slope > 0 ? c.trend.slope : 0;
-        c.count_ps = tc.slope > 0 ? tc.slope : 0;
-        size_t len;
-        const char *name = lt_intern_get(names, id, &len);
-        c.score = (c.bytes_ps + 64 * c.count_ps) * c.confidence * (name && is_user_type(name) ? 4 : 1);
-        if (push_cand(a, &c) < 0)
-            return -1;
-    }
-    /* Descriptors, threads, and memory outside the Python heap. */
-    struct {
-        cand_kind_t kind;
-        double min;
-    } proc[] = {{CAND_FDS, 3}, {CAND_THREADS, 2}, {CAND_NATIVE, 4.0 * 1024 * 1024}};
-    for (size_t p = 0; p < sizeof(proc) / sizeof(proc[0]); p++) {
-        for (size_t i = 0; i < n; i++) {
-            const lt_findings_cp_t *cp = &f->cps[i];
-            a->v[i] = proc[p].kind == CAND_FDS ? cp->fds : proc[p].kind == CAND_THREADS ? cp->threads : cp->rss - cp->heap;
-        }
-        cand_t c;
-        memset(&c, 0, sizeof(c));
-        if (trend_of(a, a->v, n, proc[p].min, &c.trend) < 0)
-            return -1;
-        if (c.trend.verdict != LT_TREND_GROWING || c.trend.confidence < MIN_CONFIDENCE)
-            continue;
-        /* Allocator overhead and fragmentation grow with the Python heap:
-         * only a residue that outgrows the heap itself is native memory. */
-        if (proc[p].kind == CAND_NATIVE &&
-            a->v[n - 1] - a->v[0] < 2 * (f->cps[n - 1].heap - f->cps[0].heap))
-            continue;
-        c.kind = proc[p].kind;
-        c.confidence = c.trend.confidence;
-        double d = a->v[n - 1] - a->v[0];
-        if (c.kind == CAND_NATIVE) {
-            c.bytes_delta = d;
-            c.bytes_ps = c.trend.slope;
-        } else {
-            c.count_delta = d;
-            c.count_ps = c.trend.slope;
-        }
-        c.score = 1e12 * c.confidence;  /* resources first: they are rare and costly */
-        if (c.kind == CAND_NATIVE)
-            c.score = c.bytes_ps * c.confidence;
-        if (push_cand(a, &c) < 0)
-            return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        a->v[i] = f->cps[i].rss;
-    return trend_of(a, a->v, n, MIN_BYTES_GROWTH, &a->rss_trend);
-}
-
-static int cand_cmp(const void *x, const void *y)
-{
-    double a = ((const cand_t *)x)->score, b = ((const cand_t *)y)->score;
-    return a < b ? 1 : a > b ? -1 : 0;
+    return lt_intern_get(ctx, id, len);
 }
 
 /* ---- from a candidate to a finding (GIL held) ---------------------------- */
@@ -289,23 +106,6 @@ static int is_resource_type(const char *name)
     return 0;
 }
 
-static int is_exception_type(const char *name)
-{
-    size_t n = strlen(name);
-    return strcmp(name, "traceback") == 0 || strcmp(name, "frame") == 0 ||
-           (n > 5 && strcmp(name + n - 5, "Error") == 0) || (n > 9 && strcmp(name + n - 9, "Exception") == 0);
-}
-
-static int is_callable_type(const char *name)
-{
-    static const char *const names[] = {"function", "method", "builtin_function_or_method", "functools.partial",
-                                        "cell", "weakref.WeakMethod"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
 static int path_has(PyObject *path, const char *needle)
 {
     for (Py_ssize_t i = 0; path && i < PyList_GET_SIZE(path); i++) {
@@ -317,16 +117,6 @@ static int path_has(PyObject *path, const char *needle)
         if (strstr(e, needle) != NULL)
             return 1;
     }
-    return 0;
-}
-
-static int path_names_a_registry(PyObject *path)
-{
-    static const char *const words[] = {"handler", "callback", "listener", "observer", "hook", "subscriber",
-                                        ".on_", "atexit", "signal"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (path_has(path, words[i]))
-            return 1;
     return 0;
 }
 
@@ -466,131 +256,116 @@ static PyObject *sample_frames(PyObject *sample)
     return NULL;
 }
 
-/* The holder's name for hints: "INVOICES" from ".INVOICES", "Hooks.on_paid"
- * from ".Hooks", ".on_paid". */
-static PyObject *holder_name(PyObject *path)
+/* The innermost frame of the program's own code in a stack, or the
+ * innermost frame; -1 for an empty stack. */
+static Py_ssize_t user_frame(PyObject *frames, PyObject *stdlib_dirs)
 {
-    if (path == NULL || PyList_GET_SIZE(path) < 2)
-        return NULL;
-    PyObject *first = PyList_GET_ITEM(path, 1);
-    const char *e1 = PyUnicode_AsUTF8(first);
-    if (e1 == NULL || e1[0] != '.')
-        return NULL;
-    if (PyList_GET_SIZE(path) >= 3) {
-        const char *e2 = PyUnicode_AsUTF8(PyList_GET_ITEM(path, 2));
-        if (e2 != NULL && e2[0] == '.' && e1[1] >= 'A' && e1[1] <= 'Z')
-            return PyUnicode_FromFormat("%s%s", e1 + 1, e2);
-    }
-    return PyUnicode_FromString(e1 + 1);
-}
-
-/* "module billing", or for the program's own __main__ the name of its
- * file ("billing.py"), as people call it. */
-static PyObject *module_of(PyObject *path)
-{
-    if (path == NULL || PyList_GET_SIZE(path) == 0)
-        return NULL;
-    const char *root = PyUnicode_AsUTF8(PyList_GET_ITEM(path, 0));
-    if (root == NULL || strncmp(root, "module ", 7) != 0)
-        return NULL;
-    if (strcmp(root + 7, "__main__") == 0) {
-        PyObject *main = PyImport_AddModule("__main__");      /* borrowed */
-        PyObject *file = main ? lt_dict_get_ascii(PyModule_GetDict(main), "__file__") : NULL;
-        const char *f = file != NULL && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
-        if (f != NULL) {
-            const char *base = strrchr(f, '/');
-            return PyUnicode_FromString(base ? base + 1 : f);
-        }
+    if (frames == NULL || PyTuple_GET_SIZE(frames) == 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(frames); i++) {
+        const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyTuple_GET_ITEM(frames, i), 0));
+        if (file != NULL && is_user_file(file, stdlib_dirs))
+            return i;
         PyErr_Clear();
     }
-    return PyUnicode_FromFormat("module %s", root + 7);
+    return 0;
 }
 
-/* Category, what and hint of a finding, from its type, holder and growth. */
-static void classify(finding_t *x, cand_kind_t kind, int live)
+/* Whether the class of `o` is or derives from a class of that qualified
+ * name, read from the MRO's type names (no attribute access). */
+static int derives_from(PyObject *o, const char *qualname)
 {
-    const char *type = PyUnicode_AsUTF8(x->type);
-    if (type == NULL) {
+    PyObject *mro = Py_TYPE(o)->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *name = lt_type_qualname((PyTypeObject *)PyTuple_GET_ITEM(mro, i));
+        int same = name != NULL && PyUnicode_CompareWithASCIIString(name, qualname) == 0;
+        Py_XDECREF(name);
         PyErr_Clear();
-        type = "?";
+        if (same)
+            return 1;
     }
-    PyObject *holder = holder_name(x->path);
-    PyObject *module = module_of(x->path);
+    return 0;
+}
+
+static int gc_disabled(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
+    int off = r != NULL && r == Py_False;
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
     PyErr_Clear();
-    const char *h = holder ? PyUnicode_AsUTF8(holder) : NULL;
-    const char *m = module ? PyUnicode_AsUTF8(module) : NULL;
-    char where[300];
-    if (h && m)
-        snprintf(where, sizeof(where), "%s in %s", h, m);
-    else if (h)
-        snprintf(where, sizeof(where), "%s", h);
-    else
-        snprintf(where, sizeof(where), "their holder");
-    /* PyUnicode_FromFormat has no float conversions: rates as text. */
-    char rate[32];
-    double per_s = x->count_ps;
-    snprintf(rate, sizeof(rate), per_s >= 10 ? "%.0f" : "%.1f", per_s);
-    x->what = LT_WHAT_OBJECTS;
-    if (kind == CAND_NATIVE) {
-        x->what = LT_WHAT_NATIVE;
-        x->category = LT_CAT_NATIVE;
-        x->hint = PyUnicode_FromFormat("memory outside Python's allocators grows by %d KB/s (RSS minus the Python heap): "
-                                       "a C extension or ctypes allocation is not freed; run with --native to see "
-                                       "its C site, and free it on the C side",
-                                       (int)(x->bytes_ps / 1024));
-    } else if (kind == CAND_THREADS || strcmp(type, "threading.Thread") == 0) {
-        x->what = LT_WHAT_RESOURCE;
-        x->category = LT_CAT_THREAD;
-        x->hint = PyUnicode_FromFormat("threads are started and never finish or are never joined (%s more per second): "
-                                       "join them, give them a way to stop, or use a concurrent.futures.ThreadPoolExecutor",
-                                       rate);
-    } else if (kind == CAND_FDS || is_resource_type(type)) {
-        x->what = LT_WHAT_RESOURCE;
-        x->category = LT_CAT_UNCLOSED_RESOURCE;
-        x->hint = PyUnicode_FromFormat("%s objects are opened and never closed, held by %s: use a `with` block "
-                                       "or call close() (for sqlite3: `with contextlib.closing(sqlite3.connect(...))`)",
-                                       kind == CAND_FDS ? "file descriptors" : type, where);
-    } else if (x->path && path_has(x->path, "<not reachable")) {
-        x->category = LT_CAT_REFERENCE_CYCLE;
-        x->hint = PyUnicode_FromFormat("%s objects are only reachable through reference cycles and pile up until a "
-                                       "collection (or forever with gc disabled or __del__ in old Pythons): make the "
-                                       "back-reference a weakref.ref, or break the cycle when done",
-                                       type);
-    } else if (is_exception_type(type) || (x->path && path_has(x->path, "__traceback__"))) {
-        x->category = LT_CAT_EXCEPTION_TRACEBACK;
-        x->hint = PyUnicode_FromFormat("exceptions kept in %s hold their tracebacks, frames and every local of those "
-                                       "frames: keep str(exc) or the data you need, or call traceback.clear_frames(tb)",
-                                       where);
-    } else if (is_callable_type(type) || path_names_a_registry(x->path)) {
-        x->category = LT_CAT_CALLBACK_REGISTRATION;
-        x->hint = PyUnicode_FromFormat("%s gains %s callbacks/s that are never removed: unregister them when done, "
-                                       "or hold them with weakref.WeakMethod / weakref.ref",
-                                       where, rate);
-    } else if (x->path && h) {
-        x->category = LT_CAT_UNBOUNDED_CONTAINER;
-        x->hint = PyUnicode_FromFormat("%s grows by %s entries/s and is never trimmed: bound it, e.g. "
-                                       "functools.lru_cache(maxsize=...) or a TTL, or delete entries when done",
-                                       where, rate);
-    } else if (x->path) {
-        x->category = LT_CAT_UNBOUNDED_CONTAINER;
-        x->hint = PyUnicode_FromFormat("%s objects accumulate (%s/s) in a container reached from %U: bound it or "
-                                       "drop what is no longer needed",
-                                       type, rate, PyList_GET_ITEM(x->path, 0));
-    } else if (!live) {
-        x->category = LT_CAT_OTHER;
-        x->hint = PyUnicode_FromFormat("%s objects keep accumulating (%s/s); who holds them is not in a capture "
-                                       "file: run the program under `leaktrace run` to see their holder path",
-                                       type, rate);
-    } else {
-        x->category = LT_CAT_OTHER;
-        x->hint = PyUnicode_FromFormat("%s objects keep accumulating (%s/s); their holder could not be found: "
-                                       "look for a global or long-lived container of them",
-                                       type, rate);
+    return off;
+}
+
+/* Category, what, reported type and hint: lt_classify (src/core) decides
+ * from the type, the holder path, what the sample's objects are, and the
+ * site. Returns 0, or -1 with an exception set. */
+static int classify(finding_t *x, const lt_candidate_t *c, PyObject *sample, PyObject *paths, const char *related,
+                    PyObject *stdlib_dirs)
+{
+    lt_arena_t arena;
+    lt_arena_init(&arena, &lt_page_alloc);
+    lt_classify_in_t in;
+    memset(&in, 0, sizeof(in));
+    in.kind = c->kind;
+    in.type = x->type != NULL ? PyUnicode_AsUTF8(x->type) : NULL;
+    const char *elems[128];
+    size_t ne = 0;
+    for (Py_ssize_t i = 0; x->path != NULL && i < PyList_GET_SIZE(x->path) && ne < 128; i++) {
+        const char *e = PyUnicode_AsUTF8(PyList_GET_ITEM(x->path, i));
+        if (e != NULL)
+            elems[ne++] = e;
     }
-    if (x->hint == NULL)
+    PyErr_Clear();
+    in.holder_path = elems;
+    in.nholder_path = ne;
+    in.nsampled = sample != NULL ? (size_t)PyList_GET_SIZE(sample) : 0;
+    for (Py_ssize_t i = 0; paths != NULL && i < PyList_GET_SIZE(paths); i++)
+        in.ncycle_only += path_has(PyList_GET_ITEM(paths, i), "reference cycle") &&
+                          path_has(PyList_GET_ITEM(paths, i), "<not reachable");
+    in.gc_disabled = gc_disabled();
+    if (sample != NULL && PyList_GET_SIZE(sample) > 0) {
+        PyObject *o = PyList_GET_ITEM(sample, 0);
+        in.is_exception = PyExceptionInstance_Check(o);
+        in.is_thread = derives_from(o, "threading.Thread");
+    }
+    in.is_resource = in.type != NULL && is_resource_type(in.type);
+    in.related_type = related;
+    in.thread_growth = c->kind == LT_CAND_THREADS ? c->count_per_second : 0;
+    in.count_per_second = c->count_per_second;
+    in.bytes_per_second = c->bytes_per_second;
+    Py_ssize_t uf = user_frame(x->frames, stdlib_dirs);
+    if (uf >= 0) {
+        PyObject *e = PyTuple_GET_ITEM(x->frames, uf);
+        in.has_site = 1;
+        in.site.file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(e, 0));
+        in.site.line = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 1));
+        in.site.function = PyUnicode_AsUTF8(PyTuple_GET_ITEM(e, 2));
+        if (in.site.file == NULL || in.site.function == NULL)
+            in.has_site = 0;
         PyErr_Clear();
-    Py_XDECREF(holder);
-    Py_XDECREF(module);
+    }
+    lt_classify_out_t out;
+    int rc = lt_classify(&in, &arena, &out);
+    if (rc == 0) {
+        x->category = out.category;
+        x->what = out.what;
+        PyObject *t = PyUnicode_FromString(out.type != NULL ? out.type : "?");
+        PyObject *h = PyUnicode_FromString(out.hint != NULL ? out.hint : "");
+        if (t == NULL || h == NULL) {
+            Py_XDECREF(t);
+            Py_XDECREF(h);
+            rc = -1;
+        } else {
+            Py_XSETREF(x->type, t);
+            Py_XSETREF(x->hint, h);
+        }
+    } else {
+        lt_raise(rc, "classifying a finding");
+    }
+    lt_arena_release(&arena);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- the report model (GIL held) ------------------------------------------ */
@@ -871,64 +646,93 @@ static PyObject *stdlib_dirs(void)
     return out;
 }
 
+/* A resource type among the confident candidates (the type that grows with
+ * the descriptors), or NULL. */
+static const char *related_resource(const lt_analysis_t *an, const lt_intern_t *names)
+{
+    for (size_t i = 0; i < an->ncandidates; i++) {
+        const lt_candidate_t *c = &an->candidates[i];
+        if (c->kind != LT_CAND_TYPE || !c->confident)
+            continue;
+        size_t len;
+        const char *name = lt_intern_get(names, c->id, &len);
+        if (name != NULL && is_resource_type(name))
+            return name;
+    }
+    return NULL;
+}
+
 PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObject *warm, PyObject *final,
                              PyObject *argv, PyObject *outputs, double duration)
 {
-    analysis_t a;
-    memset(&a, 0, sizeof(a));
-    a.duration = duration;
+    lt_analysis_t an;
+    memset(&an, 0, sizeof(an));
+    int analysed = 0;
     finding_t *found = NULL;
     size_t nfound = 0;
+    int live = warm != NULL && warm != Py_None;
     PyObject *groups = PyDict_New(), *dirs = NULL, *verdict = NULL;
     lt_report_t r;
     lt_report_init(&r, &lt_page_alloc);
     if (groups == NULL || f->n == 0)
         goto error;
     size_t n = f->n;
-    a.t = PyMem_New(double, n);
-    a.v = PyMem_New(double, n);
-    a.w = PyMem_New(double, n);
-    if (a.t == NULL || a.v == NULL || a.w == NULL) {
-        PyErr_NoMemory();
+    /* The final checkpoint (taken by the caller) excludes what the
+     * analysis creates from the samples, so sysconfig may be imported now. */
+    dirs = stdlib_dirs();
+    if (dirs == NULL)
+        goto error;
+    lt_analysis_opts_t ao;
+    lt_analysis_opts_init(&ao);
+    ao.type_name = name_of;
+    ao.type_name_ctx = names;
+    int rc = lt_timeline_analyze(&f->timeline, &ao, &an);
+    if (rc < 0) {
+        lt_raise(rc, "analysing the run");
         goto error;
     }
-    if (find_candidates(f, names, &a) < 0) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        goto error;
-    }
-    if (a.ncands)
-        qsort(a.cands, a.ncands, sizeof(cand_t), cand_cmp);
+    analysed = 1;
 
     long max_findings = 10;
     PyObject *mf = PyDict_GetItemString(outputs, "max_findings");
     if (mf != NULL && PyLong_Check(mf))
         max_findings = PyLong_AsLong(mf);
-    found = PyMem_New(finding_t, a.ncands ? a.ncands : 1);
+    found = PyMem_New(finding_t, an.ncandidates ? an.ncandidates : 1);
     if (found == NULL) {
         PyErr_NoMemory();
         goto error;
     }
-    for (size_t i = 0; i < a.ncands && (long)nfound < max_findings; i++) {
-        const cand_t *c = &a.cands[i];
+    const char *resource = related_resource(&an, names);
+    for (size_t i = 0; i < an.ncandidates && (long)nfound < max_findings; i++) {
+        const lt_candidate_t *c = &an.candidates[i];
+        /* Echoes follow from a finding listed before them; sites, the heap
+         * as a whole and descriptors by kind are explained by the types and
+         * the total. */
+        if (!c->confident || c->echo_of >= 0 || c->kind == LT_CAND_SITE || c->kind == LT_CAND_HEAP ||
+            c->kind == LT_CAND_FD_KIND || (c->kind == LT_CAND_NATIVE && c->id != 0))
+            continue;
+        /* Allocator overhead and fragmentation grow with the Python heap:
+         * only a residue that outgrows the heap itself is native memory. */
+        if (c->kind == LT_CAND_NATIVE &&
+            (double)c->bytes_delta < 2 * (f->cps[n - 1].heap - f->cps[0].heap))
+            continue;
         finding_t x;
         memset(&x, 0, sizeof(x));
-        x.count_delta = c->count_delta;
-        x.bytes_delta = c->bytes_delta;
-        x.bytes_ps = c->bytes_ps;
-        x.count_ps = c->count_ps;
-        x.confidence = c->confidence;
+        x.count_delta = (double)c->count_delta;
+        x.bytes_delta = (double)c->bytes_delta;
+        x.bytes_ps = c->bytes_per_second;
+        x.count_ps = c->count_per_second;
+        x.confidence = c->trend.confidence;
         const char *type_for_sample = NULL;
-        if (c->kind == CAND_TYPE) {
+        if (c->kind == LT_CAND_TYPE) {
             size_t len;
             const char *name = lt_intern_get(names, c->id, &len);
             x.type = PyUnicode_FromStringAndSize(name ? name : "?", name ? (Py_ssize_t)len : 1);
             type_for_sample = name;
         } else {
-            x.type = PyUnicode_FromString(c->kind == CAND_FDS ? "fd" : c->kind == CAND_THREADS ? "threading.Thread"
-                                                                                               : "native");
-            if (c->kind == CAND_THREADS)
-                type_for_sample = "threading.Thread";
+            x.type = PyUnicode_FromString(c->kind == LT_CAND_FDS ? "fd" : c->kind == LT_CAND_THREADS ? "threading.Thread"
+                                                                                                     : "native");
+            type_for_sample = c->kind == LT_CAND_THREADS ? "threading.Thread" : c->kind == LT_CAND_FDS ? resource : NULL;
         }
         if (x.type == NULL)
             goto error;
@@ -938,6 +742,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
             if (tn != NULL)
                 sample_and_paths(tn, warm, final, &sample, &paths);
             Py_XDECREF(tn);
+            PyErr_Clear();
         }
         PyObject *path = pick_path(paths);
         if (paths != NULL && path == NULL && PyList_Check(paths) && PyList_GET_SIZE(paths) > 0) {
@@ -950,58 +755,63 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         x.path = path ? Py_NewRef(path) : NULL;
         x.frames = sample_frames(sample);
         PyErr_Clear();
-        Py_XDECREF(sample);
-        Py_XDECREF(paths);
         /* One finding per leaking container. */
         PyObject *key = group_key(x.path, PyUnicode_AsUTF8(x.type));
-        if (key == NULL)
-            goto error;
-        PyObject *at = PyDict_GetItemWithError(groups, key);
-        if (at == NULL && PyErr_Occurred()) {
-            Py_DECREF(key);
+        PyObject *at = key != NULL ? PyDict_GetItemWithError(groups, key) : NULL;
+        if (key == NULL || (at == NULL && PyErr_Occurred())) {
+            Py_XDECREF(key);
+            Py_XDECREF(sample);
+            Py_XDECREF(paths);
+            finding_clear(&x);
             goto error;
         }
+        int keep = 1;
+        size_t slot = nfound;
         if (at != NULL) {
             /* The group is reported once, by its program-defined type when
              * it has one (Invoice rather than the lists inside each). */
             size_t k = PyLong_AsSize_t(at);
             const char *mine = PyUnicode_AsUTF8(x.type), *theirs = PyUnicode_AsUTF8(found[k].type);
-            if (mine && theirs && is_user_type(mine) && !is_user_type(theirs)) {
+            keep = c->kind == LT_CAND_TYPE && c->user_type && mine && theirs &&
+                   !lt_timeline_user_type(theirs, strlen(theirs));
+            if (keep) {
                 if (x.frames == NULL)
                     x.frames = Py_XNewRef(found[k].frames);
                 finding_clear(&found[k]);
-                classify(&x, c->kind, warm != NULL && warm != Py_None);
-                found[k] = x;
-            } else {
-                finding_clear(&x);
+                slot = k;
             }
-            Py_DECREF(key);
-            continue;
+        } else if (c->kind == LT_CAND_TYPE && x.path == NULL && (double)c->count_delta < ao.min_count && nfound > 0) {
+            /* Grows in bytes, hardly in number: a container resizing, the
+             * container a finding already names. */
+            keep = 0;
+        } else {
+            PyObject *pos = PyLong_FromSize_t(nfound);
+            int set = pos != NULL ? PyDict_SetItem(groups, key, pos) : -1;
+            Py_XDECREF(pos);
+            if (set < 0)
+                keep = -1;
         }
-        /* A type that grows in bytes but hardly in number is a container
-         * resizing: when a finding already names a container, it is that. */
-        if (c->kind == CAND_TYPE && x.path == NULL && c->count_delta < MIN_COUNT_GROWTH && nfound > 0) {
-            Py_DECREF(key);
-            finding_clear(&x);
-            continue;
-        }
-        PyObject *pos = PyLong_FromSize_t(nfound);
-        int rc = pos != NULL ? PyDict_SetItem(groups, key, pos) : -1;
-        Py_XDECREF(pos);
         Py_DECREF(key);
-        if (rc < 0) {
+        if (keep == 1 && classify(&x, c, sample, paths, c->kind == LT_CAND_FDS ? resource : NULL, dirs) < 0)
+            keep = -1;
+        Py_XDECREF(sample);
+        Py_XDECREF(paths);
+        if (keep <= 0) {
             finding_clear(&x);
-            goto error;
+            if (keep < 0)
+                goto error;
+            continue;
         }
-        classify(&x, c->kind, warm != NULL && warm != Py_None);
-        found[nfound++] = x;
+        if (!live && x.path == NULL)
+            Py_XSETREF(x.hint, PyUnicode_FromFormat("%U (Who holds them is not in a capture file: run the program "
+                                                    "under `leaktrace run` to see the holder path.)",
+                                                    x.hint));
+        found[slot] = x;
+        if (slot == nfound)
+            nfound++;
     }
 
-    /* The report model. Importing sysconfig makes objects: only now that
-     * every sample was taken. */
-    dirs = stdlib_dirs();
-    if (dirs == NULL)
-        goto error;
+    /* The report model. */
     r.duration_s = duration;
     char version[32];
     snprintf(version, sizeof(version), "%d.%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MICRO_VERSION);
@@ -1041,17 +851,15 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     if (nfound > 0) {
         r.verdict = LT_VERDICT_LEAK;
         r.confidence = top;
-    } else if (a.rss_trend.verdict == LT_TREND_TOO_SHORT || n < 8) {
+    } else if (an.verdict != NULL && strcmp(an.verdict, LT_VERDICT_INCONCLUSIVE) == 0) {
         r.verdict = LT_VERDICT_INCONCLUSIVE;
-        r.confidence = 0;
-        double need = a.rss_trend.needed_s > 0 ? a.rss_trend.needed_s : fmax(10.0, duration * 4);
-        char advice[160];
-        snprintf(advice, sizeof(advice), "the run was too short to tell (%d checkpoints in %.1f s): run for at least %.0f s",
-                 (int)n, duration, ceil(need));
-        r.advice = lt_arena_strndup(&r.arena, advice, strlen(advice));
+        r.confidence = an.confidence;
+        r.advice = lt_arena_strndup(&r.arena, an.advice, strlen(an.advice));
     } else {
+        /* No finding of the program's (also when every growing series was
+         * leaktrace's own). */
         r.verdict = LT_VERDICT_NO_LEAK;
-        r.confidence = 0.9;
+        r.confidence = an.verdict != NULL && strcmp(an.verdict, LT_VERDICT_NO_LEAK) == 0 ? an.confidence : 0.5;
     }
     if (write_outputs(&r, outputs) < 0)
         goto error;
@@ -1067,10 +875,8 @@ done:
     for (size_t i = 0; i < nfound; i++)
         finding_clear(&found[i]);
     PyMem_Free(found);
-    PyMem_Free(a.cands);
-    PyMem_Free(a.t);
-    PyMem_Free(a.v);
-    PyMem_Free(a.w);
+    if (analysed)
+        lt_analysis_release(&an);
     Py_XDECREF(groups);
     Py_XDECREF(dirs);
     lt_report_release(&r);

@@ -12,19 +12,20 @@
 #include "alloc.h"
 #include "capture.h"
 #include "intern.h"
+#include "timeline.h"
 
 typedef struct lt_findings_cp lt_findings_cp_t;
 
-/* Every checkpoint of a run. GIL held for every call. */
+/* Every checkpoint of a run: the series the analysis tests (the timeline)
+ * and the process numbers the report plots. GIL held for every call. */
 typedef struct lt_findings {
-    lt_arena_t arena;           /* the checkpoints' rows */
+    lt_timeline_t timeline;
     lt_findings_cp_t *cps;      /* lt_page_alloc */
     size_t n, cap;
-    uint32_t max_name;          /* largest name id seen */
-    uint32_t max_stack;         /* largest stack id seen */
 } lt_findings_t;
 
-void lt_findings_init(lt_findings_t *f);
+/* Returns 0 or LT_ENOMEM. */
+int lt_findings_init(lt_findings_t *f);
 void lt_findings_clear(lt_findings_t *f);
 
 /* Records the state of one checkpoint (rows copied). 0 or LT_ENOMEM. */

@@ -202,9 +202,10 @@ static PyObject *report_capture_fn(PyObject *module, PyObject *args)
     lt_intern_t names;
     lt_intern_init(&names, &lt_page_alloc);
     lt_findings_t f;
-    lt_findings_init(&f);
     PyObject *verdict = NULL, *argv = NULL;
-    int rc = replay(&r, &names, &f);
+    int rc = lt_findings_init(&f);
+    if (rc == 0)
+        rc = replay(&r, &names, &f);
     if (rc < 0) {
         lt_raise(rc, "reading the capture");
         goto done;

@@ -288,7 +288,7 @@ static int session_checkpoint(lt_session_t *s)
     memset(&cp, 0, sizeof(cp));
     cp.time_ns = (uint64_t)(now * 1e9);
     /* The program's RSS: leaktrace's own tables are not its memory. */
-    uint64_t own = (uint64_t)(lt_tracker_footprint() + s->findings.arena.total + lt_intern_footprint(&s->names));
+    uint64_t own = (uint64_t)(lt_tracker_footprint() + lt_intern_footprint(&s->names));
     if (s->warm != NULL)
         own += (uint64_t)lt_addrset_footprint(&((lt_checkpoint_t *)s->warm)->alive);
     cp.rss_bytes = facts.rss_bytes > own ? facts.rss_bytes - own : 0;
@@ -475,7 +475,10 @@ static PyObject *session_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     lt_intern_init(&s->names, &lt_page_alloc);
-    lt_findings_init(&s->findings);
+    if (lt_findings_init(&s->findings) < 0) {
+        Py_DECREF(s);
+        return PyErr_NoMemory();
+    }
     if (s->argv == NULL || s->outputs == NULL) {
         Py_DECREF(s);
         return NULL;
