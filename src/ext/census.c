@@ -525,9 +525,7 @@ static PyObject *census_fn(PyObject *module, PyObject *args, PyObject *kwargs)
 }
 
 typedef struct new_objects_walk {
-    PyTypeObject *type;         /* match by identity, or */
-    PyObject *name;             /* match by qualified name */
-    lt_ptrmap_t name_match;     /* type -> 1 match / 2 no match */
+    lt_type_match_t match;
     const lt_addrset_t *alive;
     const lt_addrset_t *until;  /* if not NULL, only objects alive then */
     PyObject *out;              /* the result list, excluded from matches */
@@ -538,27 +536,9 @@ static int new_objects_visit(PyObject *o, int tracked, void *ctx)
 {
     (void)tracked;
     new_objects_walk_t *w = ctx;
-    PyTypeObject *tp = Py_TYPE(o);
-    if (w->type != NULL) {
-        if (tp != w->type)
-            return 0;
-    } else {
-        int added;
-        uint64_t *m = lt_ptrmap_upsert(&w->name_match, tp, 0, &added);
-        if (m == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (added) {
-            PyObject *name = lt_type_qualname(tp);
-            if (name == NULL)
-                return -1;
-            *m = PyUnicode_Compare(name, w->name) == 0 ? 1 : 2;
-            Py_DECREF(name);
-        }
-        if (*m != 1)
-            return 0;
-    }
+    int m = lt_type_match(&w->match, Py_TYPE(o));
+    if (m <= 0)
+        return m;
     if (o == w->out || lt_addrset_has(w->alive, o) || (w->until != NULL && !lt_addrset_has(w->until, o)))
         return 0;
     /* Appending grows the list's item array through PyMem: it never
@@ -584,41 +564,34 @@ static PyObject *new_objects_fn(PyObject *module, PyObject *args, PyObject *kwar
         PyErr_Format(PyExc_TypeError, "since must be a leaktrace.Checkpoint, not %.100s", Py_TYPE(since)->tp_name);
         return NULL;
     }
-    new_objects_walk_t w;
-    memset(&w, 0, sizeof(w));
-    if (PyType_Check(type_arg))
-        w.type = (PyTypeObject *)type_arg;
-    else if (PyUnicode_Check(type_arg))
-        w.name = type_arg;
-    else {
-        PyErr_Format(PyExc_TypeError, "type must be a type or a qualified type name, not %.100s",
-                     Py_TYPE(type_arg)->tp_name);
+    if (until != Py_None && !PyObject_TypeCheck(until, st->checkpoint_type)) {
+        PyErr_Format(PyExc_TypeError, "until must be a leaktrace.Checkpoint, not %.100s", Py_TYPE(until)->tp_name);
         return NULL;
     }
-    if (limit <= 0)
+    new_objects_walk_t w;
+    memset(&w, 0, sizeof(w));
+    if (lt_type_match_init(&w.match, type_arg, "type") < 0)
+        return NULL;
+    if (limit <= 0) {
+        lt_type_match_clear(&w.match);
         return PyList_New(0);
-    lt_ptrmap_init(&w.name_match, &lt_page_alloc);
-    w.alive = &((lt_checkpoint_t *)since)->alive;
-    if (until != Py_None) {
-        if (!PyObject_TypeCheck(until, st->checkpoint_type)) {
-            PyErr_Format(PyExc_TypeError, "until must be a leaktrace.Checkpoint, not %.100s", Py_TYPE(until)->tp_name);
-            return NULL;
-        }
-        w.until = &((lt_checkpoint_t *)until)->alive;
     }
+    w.alive = &((lt_checkpoint_t *)since)->alive;
+    if (until != Py_None)
+        w.until = &((lt_checkpoint_t *)until)->alive;
     w.limit = limit;
     /* Collection is paused before the result list exists: making it must
      * not start a collection that would run the program's finalizers. */
     int gc_was = lt_gc_pause();
     if (gc_was < 0) {
-        lt_ptrmap_clear(&w.name_match);
+        lt_type_match_clear(&w.match);
         return NULL;
     }
     w.out = PyList_New(0);
     if (w.out != NULL && lt_heap_walk(new_objects_visit, &w, NULL) < 0)
         Py_CLEAR(w.out);
     lt_gc_resume(gc_was);
-    lt_ptrmap_clear(&w.name_match);
+    lt_type_match_clear(&w.match);
     return w.out;
 }
 

@@ -641,36 +641,16 @@ static int add_target(job_t *j, PyObject *o)
 
 typedef struct sample {
     job_t *j;
-    PyTypeObject *type;         /* match by identity, or */
-    PyObject *name;             /* by qualified name */
-    lt_ptrmap_t match;          /* type -> 1 match / 2 not */
+    lt_type_match_t match;
 } sample_t;
 
 static int sample_visit(PyObject *o, int tracked, void *ctx)
 {
     (void)tracked;
     sample_t *s = ctx;
-    PyTypeObject *tp = Py_TYPE(o);
-    if (s->type != NULL) {
-        if (tp != s->type)
-            return 0;
-    } else {
-        int added;
-        uint64_t *m = lt_ptrmap_upsert(&s->match, tp, 0, &added);
-        if (m == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (added) {
-            PyObject *name = lt_type_qualname(tp);
-            if (name == NULL)
-                return -1;
-            *m = PyUnicode_Compare(name, s->name) == 0 ? 1 : 2;
-            Py_DECREF(name);
-        }
-        if (*m != 1)
-            return 0;
-    }
+    int m = lt_type_match(&s->match, Py_TYPE(o));
+    if (m <= 0)
+        return m;
     if (add_target(s->j, o) < 0)
         return -1;
     return (Py_ssize_t)s->j->order.len >= s->j->max_paths ? 1 : 0;
@@ -693,15 +673,11 @@ static int job_targets(job_t *j, PyObject *objects)
     if (j->max_paths == 0)
         return 0;
     sample_t s;
-    memset(&s, 0, sizeof(s));
     s.j = j;
-    if (PyType_Check(objects))
-        s.type = (PyTypeObject *)objects;
-    else
-        s.name = objects;
-    lt_ptrmap_init(&s.match, &lt_page_alloc);
+    if (lt_type_match_init(&s.match, objects, "objects") < 0)
+        return -1;
     int rc = lt_heap_walk(sample_visit, &s, NULL);
-    lt_ptrmap_clear(&s.match);
+    lt_type_match_clear(&s.match);
     return rc;
 }
 

@@ -59,3 +59,45 @@ void lt_type_qualname_buf(PyTypeObject *tp, char *buf, size_t size)
     }
     copy_utf8(buf, size, &pos, tp->tp_name);
 }
+
+int lt_type_match_init(lt_type_match_t *m, PyObject *type_or_name, const char *what)
+{
+    m->type = NULL;
+    m->name = NULL;
+    lt_ptrmap_init(&m->seen, &lt_page_alloc);
+    if (PyType_Check(type_or_name))
+        m->type = (PyTypeObject *)type_or_name;
+    else if (PyUnicode_Check(type_or_name))
+        m->name = type_or_name;
+    else {
+        PyErr_Format(PyExc_TypeError, "%s must be a type or a qualified type name, not %.100s", what,
+                     Py_TYPE(type_or_name)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+int lt_type_match(lt_type_match_t *m, PyTypeObject *tp)
+{
+    if (m->type != NULL)
+        return tp == m->type;
+    int added;
+    uint64_t *v = lt_ptrmap_upsert(&m->seen, tp, 0, &added);
+    if (v == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (added) {
+        PyObject *name = lt_type_qualname(tp);
+        if (name == NULL)
+            return -1;
+        *v = PyUnicode_Compare(name, m->name) == 0 ? 1 : 2;
+        Py_DECREF(name);
+    }
+    return *v == 1;
+}
+
+void lt_type_match_clear(lt_type_match_t *m)
+{
+    lt_ptrmap_clear(&m->seen);
+}
