@@ -30,6 +30,8 @@ typedef struct census_walk {
     PyTypeObject *cache_tp[256];
     size_t cache_rec[256];
     Py_ssize_t total_count, total_bytes, tracked_count;
+    size_t largest_pos;         /* the largest object's type, in recs */
+    Py_ssize_t largest_bytes;
 } census_walk_t;
 
 static type_rec_t *census_rec_for(census_walk_t *cw, PyTypeObject *tp)
@@ -83,6 +85,10 @@ static int census_visit(PyObject *o, int tracked, void *ctx)
         cw->cache_rec[slot] = (size_t)(r - cw->recs);
     }
     Py_ssize_t size = lt_sizer_size(&r->sizer, o);
+    if (size > cw->largest_bytes) {
+        cw->largest_bytes = size;
+        cw->largest_pos = (size_t)(r - cw->recs);
+    }
     r->count++;
     r->bytes += size;
     cw->total_count++;
@@ -121,6 +127,10 @@ lt_census_t *lt_census_take(PyTypeObject *census_type, int collect, lt_addrset_t
     if (c == NULL)
         goto error;
     c->time = now;
+    c->largest_type = NULL;
+    c->largest_bytes = cw.largest_bytes;
+    if (cw.largest_bytes > 0 && cw.largest_pos < cw.nrecs)
+        c->largest_type = Py_NewRef(cw.recs[cw.largest_pos].name);
     c->total_count = cw.total_count;
     c->total_bytes = cw.total_bytes;
     c->tracked_count = cw.tracked_count;
@@ -169,6 +179,7 @@ static void census_dealloc(lt_census_t *c)
             Py_DECREF(c->rows[i].name);
         PyMem_Free(c->rows);
     }
+    Py_XDECREF(c->largest_type);
     PyObject_Free(c);
     Py_DECREF(tp);
 }
@@ -393,6 +404,19 @@ static PyMethodDef census_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *census_get_largest(lt_census_t *c, void *unused)
+{
+    (void)unused;
+    if (c->largest_type == NULL)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(On)", c->largest_type, c->largest_bytes);
+}
+
+static PyGetSetDef census_getset[] = {
+    {"largest", (getter)census_get_largest, NULL, "(type name, bytes) of the largest single object, or None", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMemberDef census_members[] = {
     {"time", T_DOUBLE, offsetof(lt_census_t, time), READONLY, "time.monotonic() when the census was taken"},
     {"total_count", T_PYSSIZET, offsetof(lt_census_t, total_count), READONLY, "live objects counted"},
@@ -405,6 +429,7 @@ static PyType_Slot census_slots[] = {
     {Py_tp_dealloc, census_dealloc},
     {Py_tp_methods, census_methods},
     {Py_tp_members, census_members},
+    {Py_tp_getset, census_getset},
     {Py_tp_repr, census_repr},
     {Py_sq_length, census_len},
     {Py_sq_contains, census_contains},

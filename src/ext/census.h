@@ -22,6 +22,8 @@ typedef struct lt_census {
     Py_ssize_t tracked_count;   /* objects the collector tracks */
     Py_ssize_t nrows;
     lt_census_row_t *rows;      /* PyMem memory, owned */
+    PyObject *largest_type;     /* str, owned: the type of the largest object (or NULL) */
+    Py_ssize_t largest_bytes;   /* its shallow size */
 } lt_census_t;
 
 /* leaktrace.Checkpoint: a census plus the address of every object alive

@@ -587,6 +587,45 @@ error:
     return -1;
 }
 
+/* Warnings that are no leaks: one huge object (SCENARIOS.md 13: memory
+ * overflow from a single allocation) and a deep stack (14). */
+#define HUGE_OBJECT_BYTES (64.0 * 1024 * 1024)
+
+static int add_warnings(lt_report_t *r, const lt_findings_t *f)
+{
+    lt_report_warning_t *w = lt_arena_alloc(&r->arena, 2 * sizeof(*w));
+    if (w == NULL)
+        return -1;
+    size_t n = 0;
+    char msg[512];
+    if (f->largest_bytes >= HUGE_OBJECT_BYTES) {
+        snprintf(msg, sizeof(msg),
+                 "one %s object of %.1f MiB was alive at %.1f s: a single huge allocation (an unbounded "
+                 "integer such as 1024 ** 1024 ** 1024, a whole file read into memory) can exhaust memory on "
+                 "its own; bound its size or stream the data",
+                 f->largest_type, f->largest_bytes / 1048576.0, f->largest_at);
+        w[n].kind = "huge-object";
+        w[n].message = lt_arena_strndup(&r->arena, msg, strlen(msg));
+        if (w[n++].message == NULL)
+            return -1;
+    }
+    int limit = Py_GetRecursionLimit();
+    if (f->deepest > 0 && limit > 0 && f->deepest >= limit / 2) {
+        snprintf(msg, sizeof(msg),
+                 "a thread was %ld Python frames deep at %.1f s, over half the recursion limit (%d): deep "
+                 "recursion ends in RecursionError or, in threads with small stacks, a crash; iterate "
+                 "instead, or raise the limit knowingly",
+                 f->deepest, f->deepest_at, limit);
+        w[n].kind = "deep-recursion";
+        w[n].message = lt_arena_strndup(&r->arena, msg, strlen(msg));
+        if (w[n++].message == NULL)
+            return -1;
+    }
+    r->warnings = w;
+    r->nwarnings = n;
+    return 0;
+}
+
 /* ---- lt_findings_report ---------------------------------------------------- */
 
 static PyObject *call_core(const char *fn, PyObject *args, PyObject *kwargs)
@@ -848,6 +887,8 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     }
     r.leaks = leaks;
     r.nleaks = nfound;
+    if (add_warnings(&r, f) < 0)
+        goto nomem;
     if (nfound > 0) {
         r.verdict = LT_VERDICT_LEAK;
         r.confidence = top;

@@ -22,6 +22,13 @@ typedef struct lt_findings {
     lt_timeline_t timeline;
     lt_findings_cp_t *cps;      /* lt_page_alloc */
     size_t n, cap;
+    /* For the warnings (SCENARIOS.md 13 and 14), set by the session: the
+     * largest single object seen at a checkpoint and the deepest stack. */
+    double largest_bytes;
+    char largest_type[160];
+    double largest_at;          /* seconds since the start */
+    long deepest;               /* Python frames of one thread */
+    double deepest_at;
 } lt_findings_t;
 
 /* Returns 0 or LT_ENOMEM. */

@@ -6,6 +6,7 @@
 #include "census.h"
 #include "errors.h"
 #include "findings.h"
+#include "frames.h"
 #include "intern.h"
 #include "module.h"
 #include "procfs.h"
@@ -242,6 +243,53 @@ static PyTypeObject *census_type_of(lt_session_t *s)
     return st == NULL ? NULL : st->census_type;
 }
 
+/* Counts each thread's Python frames; keeps the deepest. */
+typedef struct depth_walk {
+    unsigned long thread;
+    long frames, deepest;
+} depth_walk_t;
+
+static int depth_frame(unsigned long thread_id, PyCodeObject *code, void *ctx)
+{
+    (void)code;
+    depth_walk_t *d = ctx;
+    if (thread_id != d->thread) {
+        d->thread = thread_id;
+        d->frames = 0;
+    }
+    if (++d->frames > d->deepest)
+        d->deepest = d->frames;
+    return 0;
+}
+
+static int depth_local(const lt_frame_local_t *local, void *ctx)
+{
+    (void)local;
+    (void)ctx;
+    return 0;
+}
+
+/* The largest object and the deepest stack, for the warnings. */
+static void note_extremes(lt_session_t *s, const lt_census_t *c, double now)
+{
+    if (c->largest_type != NULL && (double)c->largest_bytes > s->findings.largest_bytes) {
+        const char *name = PyUnicode_AsUTF8(c->largest_type);
+        if (name != NULL) {
+            s->findings.largest_bytes = (double)c->largest_bytes;
+            snprintf(s->findings.largest_type, sizeof(s->findings.largest_type), "%s", name);
+            s->findings.largest_at = now;
+        }
+        PyErr_Clear();
+    }
+    depth_walk_t d = {0, 0, 0};
+    lt_stack_visitor_t v = {depth_frame, depth_local, &d};
+    lt_frames_walk_stacks(&v);
+    if (d.deepest > s->findings.deepest) {
+        s->findings.deepest = d.deepest;
+        s->findings.deepest_at = now;
+    }
+}
+
 /* Takes one checkpoint. GIL held. 0, or -1 with an exception set. */
 static int session_checkpoint(lt_session_t *s)
 {
@@ -279,6 +327,7 @@ static int session_checkpoint(lt_session_t *s)
     }
     if (s->baseline == NULL)
         s->baseline = Py_NewRef((PyObject *)c);
+    note_extremes(s, c, now);
 
     rows_t r;
     memset(&r, 0, sizeof(r));

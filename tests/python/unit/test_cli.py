@@ -149,3 +149,26 @@ def test_script_that_forks(tmp_path):
     proc = leaktrace("run", "-q", script)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("parent done") == 1
+
+
+def test_warnings_for_a_huge_object_and_deep_recursion(tmp_path):
+    # SCENARIOS.md 13 and 14: reported as warnings, not leaks.
+    script = write(tmp_path / "extremes.py", """
+        import sys, time
+        sys.setrecursionlimit(3000)
+        blob = bytes(80 * 1024 * 1024)
+        def deep(n):
+            if n == 0:
+                time.sleep(1.0)
+                return 0
+            return deep(n - 1) + 1
+        deep(2000)
+        """)
+    out = tmp_path / "r.json"
+    proc = leaktrace("run", "-q", "--interval", "0.1", "--json", str(out), script)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    kinds = {w["kind"]: w["message"] for w in report["warnings"]}
+    assert "bytes object of 80.0 MiB" in kinds["huge-object"]
+    assert "recursion limit (3000)" in kinds["deep-recursion"]
+    assert report["verdict"] != "leak"
