@@ -311,7 +311,7 @@ static void parse_root(holder_t *h, const char *r)
         copy_cut(h->module, sizeof(h->module), r + 7, strlen(r + 7));
         return;
     }
-    if (strcmp(r, "atexit callbacks") == 0) {
+    if (strncmp(r, "atexit callbacks", 16) == 0) {
         h->root = ROOT_ATEXIT;
         return;
     }

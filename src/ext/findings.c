@@ -685,6 +685,30 @@ static PyObject *stdlib_dirs(void)
     return out;
 }
 
+/* Whether a new candidate of a group should represent it instead of the
+ * finding it has: a resource type (the sqlite3.Connection, not its
+ * statement-cache dicts), then a program-defined type over a builtin, then
+ * the type held most directly by the container (the cached Invoice, not the
+ * LineItems inside each). */
+static int represents_better(const finding_t *x, const lt_candidate_t *c, const finding_t *current, const char *name)
+{
+    const char *theirs = PyUnicode_AsUTF8(current->type);
+    if (name == NULL || theirs == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (current->category != NULL && strcmp(current->category, LT_CAT_UNCLOSED_RESOURCE) == 0)
+        return 0;
+    if (is_resource_type(name))
+        return 1;
+    int theirs_user = lt_timeline_user_type(theirs, strlen(theirs));
+    if (c->user_type != theirs_user)
+        return c->user_type;
+    if (x->path != NULL && current->path != NULL)
+        return PyList_GET_SIZE(x->path) < PyList_GET_SIZE(current->path);
+    return 0;
+}
+
 /* A resource type among the confident candidates (the type that grows with
  * the descriptors), or NULL. */
 static const char *related_resource(const lt_analysis_t *an, const lt_intern_t *names)
@@ -747,8 +771,11 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         /* Echoes follow from a finding listed before them; sites, the heap
          * as a whole and descriptors by kind are explained by the types and
          * the total. */
-        if (!c->confident || c->echo_of >= 0 || c->kind == LT_CAND_SITE || c->kind == LT_CAND_HEAP ||
-            c->kind == LT_CAND_FD_KIND || (c->kind == LT_CAND_NATIVE && c->id != 0))
+        /* The descriptor total stays even when ranked as an echo (of the
+         * resource type that grows with it): it is the resource finding. */
+        int resource_total = c->kind == LT_CAND_FDS || c->kind == LT_CAND_THREADS;
+        if (!c->confident || (c->echo_of >= 0 && !resource_total) || c->kind == LT_CAND_SITE ||
+            c->kind == LT_CAND_HEAP || c->kind == LT_CAND_FD_KIND || (c->kind == LT_CAND_NATIVE && c->id != 0))
             continue;
         /* Allocator overhead and fragmentation grow with the Python heap:
          * only a residue that outgrows the heap itself is native memory. */
@@ -810,9 +837,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
             /* The group is reported once, by its program-defined type when
              * it has one (Invoice rather than the lists inside each). */
             size_t k = PyLong_AsSize_t(at);
-            const char *mine = PyUnicode_AsUTF8(x.type), *theirs = PyUnicode_AsUTF8(found[k].type);
-            keep = c->kind == LT_CAND_TYPE && c->user_type && mine && theirs &&
-                   !lt_timeline_user_type(theirs, strlen(theirs));
+            keep = c->kind == LT_CAND_TYPE && represents_better(&x, c, &found[k], type_for_sample);
             if (keep) {
                 if (x.frames == NULL)
                     x.frames = Py_XNewRef(found[k].frames);

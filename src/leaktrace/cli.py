@@ -234,8 +234,27 @@ def cmd_run(args):
     finally:
         verdict = session.finish()
     if args.fail_on_leak and verdict == "leak":
-        return LEAK_EXIT
+        code = LEAK_EXIT
+    if session.deadline_hit:
+        _stop_lingering_threads(code)
     return code
+
+
+def _stop_lingering_threads(code, grace=3.0):
+    """After the deadline's SIGINT, threads of the program that never end
+    (non-daemon, blocked) would keep the interpreter from exiting: they get
+    a short grace to finish, then the process exits with the report written."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + grace
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _reexec_native(args):
