@@ -93,7 +93,7 @@ sanitize: $(VENV_ROOT)/$(SAN_PY)/.ready
 		-Csetup-args=-Db_lundef=false -Csetup-args=-Dbuildtype=debug .
 	status=0; \
 	( cd tests && LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-		PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		PYTHONMALLOC=malloc LEAKTRACE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(abspath $(call vpy,$(SAN_PY))) -m pytest -q -p no:cacheprovider -x python ) || status=$$?; \
 	$(call vpy,$(SAN_PY)) -m pip install -q --no-build-isolation --no-deps --force-reinstall \

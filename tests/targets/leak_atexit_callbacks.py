@@ -25,7 +25,7 @@ class SpoolFile:
 
 def tick(i):
     """One job: spool an export, clean it up, forget the exit hook."""
-    spool = SpoolFile(i)
+    spool = SpoolFile(i)  # LEAK-SITE
     atexit.register(spool.remove)
     spool.remove()
     return spool.path

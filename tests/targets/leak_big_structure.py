@@ -36,7 +36,7 @@ class DataProcessor:
 def tick(i):
     """One request: average a batch of readings from the sensor gateway."""
     processor = DataProcessor()
-    processor.load_data([Reading("s-%d" % (k % 8), i * 1000 + k, (i + k) % 97 * 0.5) for k in range(200)])
+    processor.load_data([Reading("s-%d" % (k % 8), i * 1000 + k, (i + k) % 97 * 0.5) for k in range(200)])  # LEAK-SITE
     mean = processor.process_data()
     processor.clear_cache()
     return mean

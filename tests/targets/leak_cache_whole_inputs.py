@@ -34,7 +34,7 @@ def tick(i):
     user = "u%d" % (i % 40)
     url = "/reports/%s?ts=%d" % (user, 1700000000 + i)
     body = (b"%08d," % i) * 512
-    return render(RenderRequest(url, user, body))
+    return render(RenderRequest(url, user, body))  # LEAK-SITE
 
 
 if __name__ == "__main__":

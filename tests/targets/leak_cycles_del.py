@@ -42,7 +42,7 @@ class Session:
     def __init__(self, user):
         self.user = user
         POOL.acquire()
-        self.tx = Transaction(self)
+        self.tx = Transaction(self)  # LEAK-SITE(Transaction)
 
     def execute(self, sql):
         self.tx.statements.append(sql)
@@ -54,7 +54,7 @@ class Session:
 
 def tick(i):
     """One request: open a session, run two statements, forget to close it."""
-    session = Session("user-%d" % (i % 100))
+    session = Session("user-%d" % (i % 100))  # LEAK-SITE(Session)
     session.execute("SELECT * FROM orders WHERE id = %d" % i)
     return session.execute("UPDATE orders SET seen = 1 WHERE id = %d" % i)
 

@@ -33,11 +33,11 @@ class CatalogNode:
 
 def tick(i):
     """One request: build the category tree of a product page, render the breadcrumb."""
-    root = CatalogNode("catalog")
-    dept = CatalogNode("dept-%d" % (i % 12), root)
-    shelf = CatalogNode("shelf-%d" % (i % 50), dept)
-    product = CatalogNode("product-%d" % i, shelf)
-    CatalogNode("reviews", product)
+    root = CatalogNode("catalog")  # LEAK-SITE
+    dept = CatalogNode("dept-%d" % (i % 12), root)  # LEAK-SITE
+    shelf = CatalogNode("shelf-%d" % (i % 50), dept)  # LEAK-SITE
+    product = CatalogNode("product-%d" % i, shelf)  # LEAK-SITE
+    CatalogNode("reviews", product)  # LEAK-SITE
     return product.breadcrumb()
 
 

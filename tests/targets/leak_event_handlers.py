@@ -50,7 +50,7 @@ class CartView:
 
 def tick(i):
     """One request: render a cart; a price feed event arrives."""
-    view = CartView("cart-%d" % i, {"SKU-%d" % (i % 30): 1, "SKU-%d" % (i % 7): 2})
+    view = CartView("cart-%d" % i, {"SKU-%d" % (i % 30): 1, "SKU-%d" % (i % 7): 2})  # LEAK-SITE
     html = view.render()
     bus.publish("price_changed", {"sku": "SKU-%d" % (i % 30), "price": 9.99})
     return html

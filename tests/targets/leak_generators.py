@@ -25,7 +25,7 @@ class ExportCursor:
 
 
 def export_rows(table, page_size):
-    cursor = ExportCursor(table, page_size)
+    cursor = ExportCursor(table, page_size)  # LEAK-SITE(ExportCursor)
     while True:
         page = cursor.fetch()
         yield page
@@ -34,7 +34,7 @@ def export_rows(table, page_size):
 def tick(i):
     """One request: start an export, return the first page, park the rest."""
     export_id = "exp-%d" % i
-    pages = export_rows("orders", 20)
+    pages = export_rows("orders", 20)  # LEAK-SITE(generator)
     first = next(pages)
     PENDING_EXPORTS[export_id] = pages
     return len(first)

@@ -34,7 +34,7 @@ class Invoice:
 def _load_invoice_from_db(invoice_id):
     n = int(invoice_id.split("-")[1])
     items = [LineItem("SKU-%05d" % (n * 7 + k), 1 + k % 3, 9.99 + k) for k in range(4)]
-    return Invoice(invoice_id, "customer-%d" % (n % 250), items)
+    return Invoice(invoice_id, "customer-%d" % (n % 250), items)  # LEAK-SITE
 
 
 def get_invoice(invoice_id):

@@ -23,9 +23,9 @@ class DiscountLine:
 
 def apply_discounts(cart, applied=[]):
     if cart["total"] > 50:
-        applied.append(DiscountLine("SPEND50", cart["id"], 5.0))
+        applied.append(DiscountLine("SPEND50", cart["id"], 5.0))  # LEAK-SITE
     if cart["items"] >= 3:
-        applied.append(DiscountLine("BUNDLE3", cart["id"], 2.5))
+        applied.append(DiscountLine("BUNDLE3", cart["id"], 2.5))  # LEAK-SITE
     return cart["total"] - sum(line.amount for line in applied if line.cart_id == cart["id"])
 
 

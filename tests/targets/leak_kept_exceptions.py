@@ -27,12 +27,12 @@ class ChargeRequest:
 
 def charge(request):
     if request.amount_cents % 3 != 1:
-        raise PaymentDeclined("card %s declined for %s" % (request.card_token[-4:], request.order_id))
+        raise PaymentDeclined("card %s declined for %s" % (request.card_token[-4:], request.order_id))  # LEAK-SITE(PaymentDeclined)
     return "ok"
 
 
 def process_payment(order_id, amount_cents):
-    request = ChargeRequest(order_id, amount_cents, "tok_%016d" % amount_cents)
+    request = ChargeRequest(order_id, amount_cents, "tok_%016d" % amount_cents)  # LEAK-SITE(ChargeRequest)
     try:
         return charge(request)
     except PaymentDeclined as exc:

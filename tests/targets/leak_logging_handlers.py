@@ -27,7 +27,7 @@ class RequestContextHandler(logging.Handler):
 
 def tick(i):
     """One request: attach the request id to log output, log the payment."""
-    log.addHandler(RequestContextHandler("req-%d" % i))
+    log.addHandler(RequestContextHandler("req-%d" % i))  # LEAK-SITE
     log.info("payment %d captured", i)
 
 

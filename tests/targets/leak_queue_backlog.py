@@ -40,7 +40,7 @@ threading.Thread(target=_consume, name="click-writer", daemon=True).start()
 def tick(i):
     """One page view: record the clicks of its widgets."""
     for k in range(8):
-        EVENTS.put(ClickEvent("s-%d" % (i % 300), "/product/%d#w%d" % (i, k), 1700000000.0 + i, "/home"))
+        EVENTS.put(ClickEvent("s-%d" % (i % 300), "/product/%d#w%d" % (i, k), 1700000000.0 + i, "/home"))  # LEAK-SITE
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ _setup.close()
 def get_db(request_id):
     conn = _REQUEST_CONNECTIONS.get(request_id)
     if conn is None:
-        conn = _REQUEST_CONNECTIONS[request_id] = sqlite3.connect(DB_PATH)
+        conn = _REQUEST_CONNECTIONS[request_id] = sqlite3.connect(DB_PATH)  # LEAK-SITE
     return conn
 
 

@@ -30,7 +30,7 @@ def _watch_upload(job):
 def tick(i):
     """One request: accept an upload, start a watcher thread for it."""
     job = UploadJob("up-%d" % i, 1024 * (i % 64 + 1))
-    threading.Thread(target=_watch_upload, args=(job,), name="watch-%d" % i).start()
+    threading.Thread(target=_watch_upload, args=(job,), name="watch-%d" % i).start()  # LEAK-SITE
     return job.upload_id
 
 

@@ -17,7 +17,7 @@ OPEN_AUDIT_LOGS = []
 class AuditLog:
     def __init__(self, request_id):
         self.request_id = request_id
-        self.fh = open(os.path.join(AUDIT_DIR, "request-%d.log" % request_id), "a", encoding="utf-8")
+        self.fh = open(os.path.join(AUDIT_DIR, "request-%d.log" % request_id), "a", encoding="utf-8")  # LEAK-SITE
         OPEN_AUDIT_LOGS.append(self)
 
     def write(self, line):

@@ -288,7 +288,10 @@ ALL_TARGETS = sorted(p.stem for p in TARGETS_DIR.glob("*.py"))
 
 
 def test_catalogue_is_complete():
-    assert {leak.module for leak in LEAKS} | set(CONTROLS) == set(ALL_TARGETS)
+    # leak_slow_amid_churn is the run suite's own (test_run_scenarios.py): a
+    # slow leak in heavy churn, which a census diff over a few rounds cannot
+    # tell from the churn.
+    assert {leak.module for leak in LEAKS} | set(CONTROLS) == set(ALL_TARGETS) - {"leak_slow_amid_churn"}
     assert {leak.scenario for leak in LEAKS} == {1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 15}
 
 
