@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("LEAKTRACE_SANITIZED")),
 
 TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
 
-DURATION = 6.0          # the scenario runs: long enough for "no-leak" on every control, with margin under load
+DURATION = 8.0          # the scenario runs: long enough for "no-leak" on every control, with margin under load
 SLOW_DURATION = 10.0    # the requirement: a ~200 B/request leak amid churn found in 10 s
 # After its --duration a run gets this long to write its report and exit
 # before it is called hung and killed (SIGKILL).
@@ -174,6 +174,11 @@ FLAKY = {
 for _aspect in ("type", "category", "site", "holder"):
     FLAKY[("leak_sqlite_connections", _aspect)] = (
         "intermittent under load: only the descriptor total (type fd) is confident, with no site or holder")
+# Likewise the descriptor total of leak_unclosed_files is confident in some
+# runs only: then an `fd` finding (no site, no holder) satisfies type and
+# category, while site, holder and hint still fail.
+for _aspect in ("type", "category"):
+    FLAKY[("leak_unclosed_files", _aspect)] = XFAIL.pop(("leak_unclosed_files", _aspect))
 
 
 # ---- the programs ------------------------------------------------------------
@@ -626,6 +631,9 @@ def _check_program_leak(run, types, holder, hint):
     return r
 
 
+@pytest.mark.xfail(sys.version_info < (3, 10), strict=False, reason=(
+    "intermittent on 3.9 under load: instances there have real __dict__ dicts, and when the program's "
+    "type misses the confidence bar the dicts (path .RESULTS[N].__dict__) are reported in its place"))
 def test_program_with_a_thread_pool(runs):
     """Allocations made in worker threads are found, with their site, and the
     pool's threads do not keep the program from stopping."""
