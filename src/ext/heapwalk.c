@@ -133,6 +133,16 @@ static void traverse_batch(struct walk *w, PyObject *container)
         lt_py_code_traverse((PyCodeObject *)container, gather_referent, w);
     else
         Py_TYPE(container)->tp_traverse(container, gather_referent, w);
+    /* A dict's tp_traverse leaves out its keys when they are all str (they
+     * cannot be in a cycle): a string held only as a key must be counted
+     * too. PyDict_Next reads the table; it runs no code. */
+    if (PyDict_Check(container)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (w->status == 0 && PyDict_Next(container, &pos, &key, &value))
+            if (PyUnicode_Check(key))
+                gather_referent(key, w);
+    }
     size_t n = w->batch.len;
     PyObject **items = (PyObject **)w->batch.items;
     for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)

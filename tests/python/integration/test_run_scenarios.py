@@ -670,11 +670,6 @@ def test_huge_key_strings_keep_the_json_valid_and_the_text_readable(runs):
     assert not any(ord(c) < 32 and c not in "\n\t" for c in text), "control characters in the text report"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "census.c misses str keys of dicts: CPython's dict_traverse skips the keys of unicode-keyed dicts "
-    "(they cannot be in cycles) and the census finds untracked objects through tp_traverse; 450 keys of "
-    "10 kB never reach the heap total, so RSS minus heap grows and a false 'native' finding leads the "
-    "report. Fix: walk PyDict keys explicitly in the census."))
 def test_huge_key_strings_are_python_memory_not_native(runs):
     r = report_of(runs["edge_huge_keys"])
     assert not [f for f in r["leaks"] if f["category"] == "native"], describe_findings(r)

@@ -548,3 +548,12 @@ def test_user_sizeof_on_an_int_subclass_falls_back_to_the_int_layout():
     the same layout without it: int's own __sizeof__ plus the headers."""
     value = 2 ** 100
     assert _core.sizeof(IntWithSizeof(value)) == sys.getsizeof(IntSameLayout(value))
+
+
+def test_counts_strings_held_only_as_dict_keys():
+    # dict_traverse leaves out the keys of str-keyed dicts; the census must not.
+    before = leaktrace.census().get("str")[0]
+    table = {("only-a-key-%d-" % i) * 4: None for i in range(5000)}
+    after = leaktrace.census().get("str")[0]
+    assert after - before >= 5000
+    del table
