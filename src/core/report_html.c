@@ -244,7 +244,7 @@ static void hw_leak(hw_t *w, size_t index, const lt_report_leak_t *l, const lt_r
         hw_puts(w, a);
         hw_puts(w, "</div><div class=\"v2\">");
         hw_puts(w, noun);
-        hw_puts(w, l->bytes_delta != 0 ? " &middot; " : "");
+        hw_puts(w, l->bytes_delta != 0 && noun[0] != '\0' ? " &middot; " : "");
         hw_puts(w, l->bytes_delta != 0 ? b : "");
     } else {
         hw_puts(w, b);
@@ -263,7 +263,7 @@ static void hw_leak(hw_t *w, size_t index, const lt_report_leak_t *l, const lt_r
             hw_puts(w, "/s</div><div class=\"v2\">");
             hw_puts(w, noun);
             if (has_bytes_rate) {
-                hw_puts(w, " &middot; ");
+                hw_puts(w, noun[0] != '\0' ? " &middot; " : "");
                 hw_puts(w, b);
                 hw_puts(w, "/s");
             }

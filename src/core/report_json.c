@@ -88,7 +88,7 @@ static int json_string_append(lt_strbuf_t *out, const char *s)
         if (c >= 0x80) {
             n = lt_utf8_decode(s + i, len - i, &cp, &valid);
             /* Well-formed text outside the escaped ranges stays in the run. */
-            if (valid && cp > 0x9f && cp != 0x2028 && cp != 0x2029) {
+            if (valid && cp > 0x9f && cp != 0x2028 && cp != 0x2029 && !lt_utf8_is_bidi_control(cp)) {
                 i += n;
                 continue;
             }

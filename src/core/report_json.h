@@ -27,8 +27,10 @@ int lt_report_write_json(const lt_report_t *r, lt_strbuf_t *out);
 
 /* Appends s as a JSON string literal, quotes included: '"' and '\\' and the
  * control characters U+0000..U+001F escaped (short forms \b \f \n \r \t
- * where they exist), U+007F..U+009F and U+2028/U+2029 written as \uXXXX
- * (harmless to a terminal, legal inside a JavaScript string), each
+ * where they exist), U+007F..U+009F, U+2028/U+2029 and the bidirectional
+ * controls written as \uXXXX (the same string to a parser, but harmless to
+ * a terminal, legal inside a JavaScript string, and unable to reorder what
+ * a reader of the file sees), each
  * ill-formed UTF-8 sequence replaced by U+FFFD. NULL is written as "".
  * Returns 0 or LT_ENOMEM (out's text unchanged). */
 int lt_report_json_string(lt_strbuf_t *out, const char *s);

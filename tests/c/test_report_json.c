@@ -194,6 +194,7 @@ static void test_strings(void)
     CHECK_STRING("c1 \xc2\x80\xc2\x9b", "\"c1 \\u0080\\u009b\"");
     CHECK_STRING("\xc2\xa0 nbsp", "\"\xc2\xa0 nbsp\"");            /* U+00A0 stays */
     CHECK_STRING("ls \xe2\x80\xa8 ps \xe2\x80\xa9", "\"ls \\u2028 ps \\u2029\"");
+    CHECK_STRING("\xe2\x80\xae" "dlrow \xe2\x81\xa6", "\"\\u202edlrow \\u2066\"");   /* bidi controls */
     CHECK_STRING("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x90\x8d", "\"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x90\x8d\"");
     CHECK_STRING("</script><!--", "\"</script><!--\"");         /* the HTML writer's business */
     /* Ill-formed UTF-8: one U+FFFD per maximal subpart. */
