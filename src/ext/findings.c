@@ -8,6 +8,7 @@
 #include "report_html.h"
 #include "report_json.h"
 #include "report_text.h"
+#include "sitestats.h"
 #include "strbuf.h"
 #include "tracker.h"
 #include "classify.h"
@@ -436,6 +437,108 @@ static int fill_leak(lt_report_t *r, lt_report_leak_t *l, const finding_t *x, Py
     return 0;
 }
 
+/* The flame graph of the HTML report: the stacks with the most live bytes
+ * in the tracker's current run, at most FLAME_STACKS of them (the graph
+ * merges them by frame; the rest are too thin to see). Stacks with no
+ * Python frame are left out. Returns 0, or -1 out of memory. */
+#define FLAME_STACKS 400
+#define FLAME_DEPTH 64
+
+typedef struct flame_pick {
+    uint32_t stack;
+    uint64_t live_bytes;
+} flame_pick_t;
+
+static int flame_pick_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const flame_pick_t *)a)->live_bytes, y = ((const flame_pick_t *)b)->live_bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int is_launcher_frame(const lt_tracker_frame_t *fr)
+{
+    Py_ssize_t len = 0;
+    const char *file = PyUnicode_AsUTF8AndSize(fr->file, &len);
+    if (file == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    static const char runpy[] = "/runpy.py";
+    return strstr(file, "/leaktrace/") != NULL || strcmp(file, "<frozen runpy>") == 0 ||
+           (len >= (Py_ssize_t)sizeof(runpy) - 1 && strcmp(file + len - (sizeof(runpy) - 1), runpy) == 0);
+}
+
+static int add_flame(lt_report_t *r)
+{
+    lt_sitestats_t sites;
+    lt_sitestats_init(&sites, &lt_page_alloc);
+    flame_pick_t *picks = NULL;
+    size_t picks_size = 0;
+    int rc = -1;
+    if (lt_tracker_generation() == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (lt_tracker_copy_sites(&sites) < 0)
+        goto done;
+    size_t n = 0;
+    for (size_t i = 1; i < sites.len; i++)
+        n += sites.rows[i].live_bytes > 0;
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    picks_size = n * sizeof(*picks);
+    picks = lt_page_alloc.alloc(lt_page_alloc.ctx, picks_size);
+    if (picks == NULL)
+        goto done;
+    size_t k = 0;
+    for (size_t i = 1; i < sites.len; i++)
+        if (sites.rows[i].live_bytes > 0)
+            picks[k++] = (flame_pick_t){(uint32_t)i, sites.rows[i].live_bytes};
+    qsort(picks, n, sizeof(*picks), flame_pick_cmp);
+    if (n > FLAME_STACKS)
+        n = FLAME_STACKS;
+    lt_report_flame_t *flame = lt_arena_alloc(&r->arena, n * sizeof(*flame));
+    if (flame == NULL)
+        goto done;
+    size_t nflame = 0;
+    for (size_t i = 0; i < n; i++) {
+        lt_tracker_frame_t fr[FLAME_DEPTH];
+        int depth = lt_tracker_stack_frames(picks[i].stack, fr, FLAME_DEPTH);
+        int all = depth;
+        /* The outermost frames are leaktrace's launcher (cli.py, runpy):
+         * the same for every stack, so left out; a stack made only of
+         * them is leaktrace's own. */
+        while (depth > 0 && is_launcher_frame(&fr[depth - 1]))
+            depth--;
+        if (depth <= 0) {
+            lt_tracker_frames_release(fr, all);
+            continue;
+        }
+        lt_report_frame_t *frames = lt_arena_alloc(&r->arena, (size_t)depth * sizeof(*frames));
+        int ok = frames != NULL;
+        for (int d = 0; ok && d < depth; d++) {
+            frames[d].file = arena_str(r, fr[d].file);
+            frames[d].line = fr[d].line;
+            frames[d].function = arena_str(r, fr[d].function);
+            ok = frames[d].file != NULL && frames[d].function != NULL;
+        }
+        lt_tracker_frames_release(fr, all);
+        if (!ok)
+            goto done;
+        flame[nflame++] = (lt_report_flame_t){frames, (size_t)depth, (double)picks[i].live_bytes};
+    }
+    r->flame = flame;
+    r->nflame = nflame;
+    rc = 0;
+done:
+    if (picks != NULL)
+        lt_page_alloc.free(lt_page_alloc.ctx, picks, picks_size);
+    lt_sitestats_clear(&sites);
+    return rc;
+}
+
 /* Source lines for the text and HTML reports, read from the files. */
 typedef struct source_cache {
     char file[1024];
@@ -742,6 +845,11 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     size_t n = f->n;
     /* The final checkpoint (taken by the caller) excludes what the
      * analysis creates from the samples, so sysconfig may be imported now. */
+    /* Live bytes by site before the analysis allocates anything. */
+    if (final != NULL && final != Py_None && add_flame(&r) < 0) {
+        PyErr_NoMemory();
+        goto error;
+    }
     dirs = stdlib_dirs();
     if (dirs == NULL)
         goto error;

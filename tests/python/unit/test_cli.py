@@ -172,3 +172,35 @@ def test_warnings_for_a_huge_object_and_deep_recursion(tmp_path):
     assert "bytes object of 80.0 MiB" in kinds["huge-object"]
     assert "recursion limit (3000)" in kinds["deep-recursion"]
     assert report["verdict"] != "leak"
+
+
+def test_html_flame_graph_holds_the_live_allocation_stacks(tmp_path):
+    # The flame graph's data: the tracker's stacks with live bytes at the
+    # end, heaviest first; the function that keeps 4 MB alive is in it.
+    script = write(tmp_path / "keeper.py", """
+        KEPT = []
+        def keep_blocks():
+            for _ in range(400):
+                KEPT.append(bytearray(10000))
+        def churn():
+            for _ in range(2000):
+                bytearray(1000)
+        keep_blocks()
+        churn()
+        """)
+    out = tmp_path / "r.html"
+    proc = leaktrace("run", "-q", "--mode", "trace", "--html", str(out), script)
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    start = page.index('id="lt-flame-data">') + len('id="lt-flame-data">')
+    flame = json.loads(page[start:page.index("</script>", start)])
+    assert flame, "no flame data"
+    weights = [entry["live_bytes"] for entry in flame]
+    assert weights == sorted(weights, reverse=True)
+    top = flame[0]
+    assert top["live_bytes"] >= 4_000_000
+    assert top["frames"][0] == {"file": script, "line": 5, "function": "keep_blocks"}
+    frames = [f for entry in flame for f in entry["frames"]]
+    assert not any(f["function"] == "churn" for f in frames)
+    # leaktrace's launcher (cli.py, runpy) is cut from every stack.
+    assert not any("/leaktrace/" in f["file"] or "runpy" in f["file"] for f in frames)
