@@ -21,3 +21,18 @@ void lt_report_release(lt_report_t *r)
     lt_arena_release(&r->arena);
     lt_report_init(r, a);
 }
+
+static int has_suffix(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+int lt_report_launcher_file(const char *file, size_t len)
+{
+    static const char pkg[] = "/leaktrace/";
+    for (size_t i = 0; i + sizeof(pkg) - 1 <= len; i++)
+        if (memcmp(file + i, pkg, sizeof(pkg) - 1) == 0)
+            return 1;
+    return has_suffix(file, len, "/runpy.py") || (len == 14 && memcmp(file, "<frozen runpy>", 14) == 0);
+}

@@ -106,4 +106,10 @@ void lt_report_init(lt_report_t *r, const lt_alloc_t *a);
 /* Frees everything the arena holds. */
 void lt_report_release(lt_report_t *r);
 
+/* Whether a frame's file (len bytes, not necessarily NUL-terminated) is
+ * leaktrace's launcher: its own package or runpy, the outermost frames of
+ * every stack of a program run under `leaktrace run`, cut from the flame
+ * graph. */
+int lt_report_launcher_file(const char *file, size_t len);
+
 #endif

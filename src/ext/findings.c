@@ -463,9 +463,7 @@ static int is_launcher_frame(const lt_tracker_frame_t *fr)
         PyErr_Clear();
         return 0;
     }
-    static const char runpy[] = "/runpy.py";
-    return strstr(file, "/leaktrace/") != NULL || strcmp(file, "<frozen runpy>") == 0 ||
-           (len >= (Py_ssize_t)sizeof(runpy) - 1 && strcmp(file + len - (sizeof(runpy) - 1), runpy) == 0);
+    return lt_report_launcher_file(file, (size_t)len);
 }
 
 static int add_flame(lt_report_t *r)
@@ -845,8 +843,12 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     size_t n = f->n;
     /* The final checkpoint (taken by the caller) excludes what the
      * analysis creates from the samples, so sysconfig may be imported now. */
-    /* Live bytes by site before the analysis allocates anything. */
-    if (final != NULL && final != Py_None && add_flame(&r) < 0) {
+    /* Live bytes by site before the analysis allocates anything (a
+     * replayed capture brings its own). */
+    if (f->flame != NULL) {
+        r.flame = f->flame;
+        r.nflame = f->nflame;
+    } else if (final != NULL && final != Py_None && add_flame(&r) < 0) {
         PyErr_NoMemory();
         goto error;
     }

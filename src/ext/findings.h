@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "capture.h"
 #include "intern.h"
+#include "report.h"
 #include "timeline.h"
 
 typedef struct lt_findings_cp lt_findings_cp_t;
@@ -29,6 +30,10 @@ typedef struct lt_findings {
     double largest_at;          /* seconds since the start */
     long deepest;               /* Python frames of one thread */
     double deepest_at;
+    /* For a replayed capture: the flame graph's stacks (borrowed; must
+     * outlive lt_findings_report), or NULL: the live tracker's are used. */
+    const lt_report_flame_t *flame;
+    size_t nflame;
 } lt_findings_t;
 
 /* Returns 0 or LT_ENOMEM. */

@@ -172,6 +172,72 @@ static int replay(lt_capture_reader_t *r, lt_intern_t *names, lt_findings_t *f)
     return rc;
 }
 
+/* The flame graph of a replayed capture: the heaviest stacks of its last
+ * checkpoint, frames copied into `arena` (leaktrace's launcher frames cut,
+ * as in a live report). Returns 0 or LT_ENOMEM; *flame is NULL when no site
+ * had live bytes. */
+#define FLAME_STACKS 400
+
+static int row_heavier(const void *a, const void *b)
+{
+    uint64_t x = ((const lt_capture_row_t *)a)->bytes, y = ((const lt_capture_row_t *)b)->bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static const char *capture_str(const lt_capture_reader_t *r, lt_arena_t *arena, uint32_t id, size_t *len)
+{
+    const char *s = id == LT_CAPTURE_NONE ? NULL : lt_capture_reader_string(r, id, len);
+    if (s == NULL) {
+        s = "?";
+        *len = 1;
+    }
+    return lt_arena_strndup(arena, s, *len);
+}
+
+static int replay_flame(const lt_capture_reader_t *r, lt_arena_t *arena, lt_report_flame_t **flame, size_t *nflame)
+{
+    *flame = NULL;
+    *nflame = 0;
+    size_t n = r->checkpoint.nsites;
+    if (n == 0)
+        return 0;
+    lt_capture_row_t *rows = lt_arena_alloc(arena, n * sizeof(*rows));
+    lt_report_flame_t *out = lt_arena_alloc(arena, (n < FLAME_STACKS ? n : FLAME_STACKS) * sizeof(*out));
+    if (rows == NULL || out == NULL)
+        return LT_ENOMEM;
+    memcpy(rows, r->checkpoint.sites, n * sizeof(*rows));
+    qsort(rows, n, sizeof(*rows), row_heavier);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < FLAME_STACKS && rows[i].bytes > 0; i++) {
+        size_t depth = 0;
+        const uint32_t *ids = lt_capture_reader_stack(r, rows[i].id, &depth);
+        if (ids == NULL || depth == 0)
+            continue;
+        lt_report_frame_t *frames = lt_arena_alloc(arena, depth * sizeof(*frames));
+        if (frames == NULL)
+            return LT_ENOMEM;
+        size_t kept = 0;
+        for (size_t d = 0; d < depth; d++) {
+            const lt_capture_frame_t *fr = lt_capture_reader_frame(r, ids[d]);
+            if (fr == NULL || (fr->flags & LT_CAPTURE_FRAME_NATIVE))
+                continue;
+            size_t flen, glen;
+            const char *file = capture_str(r, arena, fr->file, &flen);
+            const char *function = capture_str(r, arena, fr->function, &glen);
+            if (file == NULL || function == NULL)
+                return LT_ENOMEM;
+            frames[kept++] = (lt_report_frame_t){file, fr->line, function};
+        }
+        while (kept > 0 && lt_report_launcher_file(frames[kept - 1].file, strlen(frames[kept - 1].file)))
+            kept--;
+        if (kept > 0)
+            out[k++] = (lt_report_flame_t){frames, kept, (double)rows[i].bytes};
+    }
+    *flame = k ? out : NULL;
+    *nflame = k;
+    return 0;
+}
+
 static PyObject *header_argv(const lt_capture_reader_t *r)
 {
     PyObject *argv = PyList_New((Py_ssize_t)r->header.argc);
@@ -202,6 +268,8 @@ static PyObject *report_capture_fn(PyObject *module, PyObject *args)
     lt_intern_t names;
     lt_intern_init(&names, &lt_page_alloc);
     lt_findings_t f;
+    lt_arena_t flame_arena;
+    lt_arena_init(&flame_arena, &lt_page_alloc);
     PyObject *verdict = NULL, *argv = NULL;
     int rc = lt_findings_init(&f);
     if (rc == 0)
@@ -218,12 +286,20 @@ static PyObject *report_capture_fn(PyObject *module, PyObject *args)
     argv = header_argv(&r);
     if (argv == NULL)
         goto done;
+    lt_report_flame_t *flame;
+    rc = replay_flame(&r, &flame_arena, &flame, &f.nflame);
+    if (rc < 0) {
+        lt_raise(rc, "reading the capture");
+        goto done;
+    }
+    f.flame = flame;
     double first, last, span;
     lt_findings_rss(&f, &first, &last, &span);
     verdict = lt_findings_report(&f, &names, NULL, NULL, argv, outputs, span);
 done:
     Py_XDECREF(argv);
     lt_findings_clear(&f);
+    lt_arena_release(&flame_arena);
     lt_intern_clear(&names);
     lt_capture_reader_release(&r);
     unmap_file(&m);

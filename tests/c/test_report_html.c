@@ -320,6 +320,24 @@ static void test_faults(void)
     lt_report_release(&r);
 }
 
+static void test_launcher_files(void)
+{
+    static const char *launcher[] = {
+        "/venv/lib/python3.11/site-packages/leaktrace/cli.py", "/usr/lib/python3.9/runpy.py", "<frozen runpy>",
+        "/src/leaktrace/__main__.py",
+    };
+    static const char *program[] = {
+        "/srv/app/billing.py", "<frozen runpy>x", "runpy.py.bak", "/srv/leaktrace.py", "/srv/myrunpy.pyc", "",
+    };
+    for (size_t i = 0; i < sizeof(launcher) / sizeof(*launcher); i++)
+        LT_EQ_INT(lt_report_launcher_file(launcher[i], strlen(launcher[i])), 1);
+    for (size_t i = 0; i < sizeof(program) / sizeof(*program); i++)
+        LT_EQ_INT(lt_report_launcher_file(program[i], strlen(program[i])), 0);
+    /* The length bounds the scan: a prefix of a launcher path is not one. */
+    const char *cut = "/site-packages/leaktrace/cli.py";
+    LT_EQ_INT(lt_report_launcher_file(cut, 20), 0);
+}
+
 int main(void)
 {
     LT_RUN(test_escape);
@@ -328,5 +346,6 @@ int main(void)
     LT_RUN(test_verdicts);
     LT_RUN(test_einval);
     LT_RUN(test_faults);
+    LT_RUN(test_launcher_files);
     return lt_test_done();
 }

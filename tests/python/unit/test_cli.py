@@ -189,11 +189,27 @@ def test_html_flame_graph_holds_the_live_allocation_stacks(tmp_path):
         churn()
         """)
     out = tmp_path / "r.html"
-    proc = leaktrace("run", "-q", "--mode", "trace", "--html", str(out), script)
+    capture = tmp_path / "r.lt"
+    proc = leaktrace("run", "-q", "--mode", "trace", "--html", str(out), "--capture", str(capture), script)
     assert proc.returncode == 0, proc.stderr
-    page = out.read_text()
+    flame = flame_data(out)
+    check_flame(flame, script)
+    # Re-rendered from the capture: the same stacks, from its last checkpoint.
+    replayed = tmp_path / "replayed.html"
+    proc = leaktrace("report", str(capture), "--html", str(replayed))
+    assert proc.returncode == 0, proc.stderr
+    again = flame_data(replayed)
+    check_flame(again, script)
+    assert again[0] == flame[0]
+
+
+def flame_data(html):
+    page = html.read_text()
     start = page.index('id="lt-flame-data">') + len('id="lt-flame-data">')
-    flame = json.loads(page[start:page.index("</script>", start)])
+    return json.loads(page[start:page.index("</script>", start)])
+
+
+def check_flame(flame, script):
     assert flame, "no flame data"
     weights = [entry["live_bytes"] for entry in flame]
     assert weights == sorted(weights, reverse=True)
