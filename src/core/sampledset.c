@@ -16,6 +16,8 @@ void lt_sampledset_init(lt_sampledset_t *s, const lt_alloc_t *a)
 {
     for (size_t i = 0; i < LT_SAMPLEDSET_NODE_LEN; i++)
         atomic_init(&s->root[i], 0);
+    for (size_t i = 0; i < LT_SAMPLEDSET_FILTER_LEN; i++)
+        atomic_init(&s->filter[i], 0);
     lt_arena_init(&s->nodes, a);
     s->len = 0;
 }
@@ -62,6 +64,28 @@ static sampledset_word_t *sampledset_word(lt_sampledset_t *s, uintptr_t a, int m
     return &((sampledset_word_t *)n)[bit >> 6];
 }
 
+/* The filter byte of a's page goes up with each member added there and
+ * down with each removed, except once it has reached 255: then it stays,
+ * as the count it stands for is no longer known. Writers hold the lock;
+ * the byte is stored before the bit, both before p reaches the program. */
+#define FILTER_STUCK 255u
+
+static void filter_add(lt_sampledset_t *s, uintptr_t a)
+{
+    _Atomic(uint8_t) *f = &s->filter[lt__sampledset_bucket(a)];
+    unsigned v = atomic_load_explicit(f, memory_order_relaxed);
+    if (v < FILTER_STUCK)
+        atomic_store_explicit(f, (uint8_t)(v + 1), memory_order_relaxed);
+}
+
+static void filter_remove(lt_sampledset_t *s, uintptr_t a)
+{
+    _Atomic(uint8_t) *f = &s->filter[lt__sampledset_bucket(a)];
+    unsigned v = atomic_load_explicit(f, memory_order_relaxed);
+    if (v > 0 && v < FILTER_STUCK)
+        atomic_store_explicit(f, (uint8_t)(v - 1), memory_order_relaxed);
+}
+
 static uint64_t sampledset_bit(uintptr_t a)
 {
     return UINT64_C(1) << ((a >> LT_SAMPLEDSET_GRANULE_SHIFT) & 63);
@@ -87,6 +111,7 @@ int lt_sampledset_add(lt_sampledset_t *s, const void *p)
     uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
     if (old & bit)
         return 0;
+    filter_add(s, a);
     atomic_store_explicit(w, old | bit, memory_order_relaxed);
     s->len++;
     return 1;
@@ -105,6 +130,7 @@ int lt_sampledset_remove(lt_sampledset_t *s, const void *p)
     if (!(old & bit))
         return 0;
     atomic_store_explicit(w, old & ~bit, memory_order_relaxed);
+    filter_remove(s, a);
     s->len--;
     return 1;
 }
@@ -119,5 +145,7 @@ void lt_sampledset_clear(lt_sampledset_t *s)
     lt_arena_release(&s->nodes);
     for (size_t i = 0; i < LT_SAMPLEDSET_NODE_LEN; i++)
         atomic_store_explicit(&s->root[i], 0, memory_order_relaxed);
+    for (size_t i = 0; i < LT_SAMPLEDSET_FILTER_LEN; i++)
+        atomic_store_explicit(&s->filter[i], 0, memory_order_relaxed);
     s->len = 0;
 }

@@ -35,12 +35,31 @@
 #define LT_SAMPLEDSET_L2_SHIFT (LT_SAMPLEDSET_L3_SHIFT + LT_SAMPLEDSET_NODE_SHIFT)        /* 26 */
 #define LT_SAMPLEDSET_L1_SHIFT (LT_SAMPLEDSET_L2_SHIFT + LT_SAMPLEDSET_NODE_SHIFT)        /* 37 */
 
+/* The first test of maybe(), before the tree: a byte per bucket of pages
+ * counting the members in the 4 KiB pages that hash to it (255 sticks: it
+ * is never decremented again, so the bucket answers "maybe" for good). A
+ * free in a page with no sampled block, the common case by far, costs one
+ * load from this 16 KiB table, which stays in the L1/L2 cache, instead of
+ * four dependent loads through the tree, whose leaves do not. */
+#define LT_SAMPLEDSET_FILTER_SHIFT 14
+#define LT_SAMPLEDSET_FILTER_LEN (1u << LT_SAMPLEDSET_FILTER_SHIFT)
+#define LT_SAMPLEDSET_PAGE_SHIFT 12
+
+static inline size_t lt__sampledset_bucket(uintptr_t a)
+{
+    uintptr_t page = a >> LT_SAMPLEDSET_PAGE_SHIFT;
+    /* Folding in the higher bits keeps heaps 64 MiB apart out of each
+     * other's buckets. */
+    return (size_t)((page ^ (page >> LT_SAMPLEDSET_FILTER_SHIFT)) & (LT_SAMPLEDSET_FILTER_LEN - 1));
+}
+
 /* The root level lives in the struct (16 KiB; a static in practice). Nodes
  * and leaves come from `nodes`, an arena on the injected allocator, and are
  * freed only by lt_sampledset_clear: a reader may be looking at any of them
  * at any time. `nodes` and `len` are protected by the caller's lock. */
 typedef struct lt_sampledset {
     _Atomic(uintptr_t) root[LT_SAMPLEDSET_NODE_LEN];
+    _Atomic(uint8_t) filter[LT_SAMPLEDSET_FILTER_LEN];
     lt_arena_t nodes;
     size_t len;                 /* members */
 } lt_sampledset_t;
@@ -69,13 +88,17 @@ int lt_sampledset_remove(lt_sampledset_t *s, const void *p);
  * negatives: every p added (and not removed) before this call in the
  * happens-before order (as a free of p always is: the program got p from
  * the malloc that added it) answers 1. Misaligned p, and p above the
- * tracked range, may answer 1. Lock-free and wait-free: four dependent
- * loads, no stores; any thread, any time between init and clear. */
+ * tracked range, may answer 1. Lock-free and wait-free: one load for an
+ * address in a page without members, at most five dependent loads, no
+ * stores; any thread, any time between init and clear. */
 static inline int lt_sampledset_maybe(const lt_sampledset_t *s, const void *p)
 {
     uintptr_t a = (uintptr_t)p;
     if (a >> LT_SAMPLEDSET_ADDR_BITS)
         return 1;
+    /* Relaxed, as the bit below: the add of p happened before its free. */
+    if (atomic_load_explicit(&s->filter[lt__sampledset_bucket(a)], memory_order_relaxed) == 0)
+        return 0;
     const uintptr_t mask = LT_SAMPLEDSET_NODE_LEN - 1;
     uintptr_t n = atomic_load_explicit(&s->root[a >> LT_SAMPLEDSET_L1_SHIFT], memory_order_acquire);
     if (n == 0)

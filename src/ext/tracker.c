@@ -34,6 +34,7 @@ typedef struct hook {
     PyMemAllocatorEx prev;
     PyMemAllocatorEx ours;
     int installed;              /* ours is in the domain's chain */
+    int gil;                    /* MEM and OBJ: called with the GIL held, always */
 } hook_t;
 
 /* The tracker's process-wide state (one tracker runs at a time; the module
@@ -48,6 +49,10 @@ static struct {
     _Atomic int active;         /* the hooks record only while set */
     _Atomic uint64_t generation;/* bumped at each start: threads re-seed */
     uint64_t mean;              /* 0: trace mode */
+    /* Trace mode: every live block is in the live table, so a free goes
+     * straight to it and the sampled set stays empty. Atomic: frees read
+     * it without the GIL or the lock. */
+    _Atomic int trace;
     int max_depth;
     uint64_t seed;
     hook_t hooks[3];
@@ -65,30 +70,31 @@ static struct {
     double stopped;             /* at stop, 0 while running */
 } trk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Per thread, in initial-exec TLS so that reading them never allocates. */
-static __thread int tls_busy __attribute__((tls_model("initial-exec")));
-static __thread uint64_t tls_generation __attribute__((tls_model("initial-exec")));
-static __thread lt_sampler_t tls_sampler __attribute__((tls_model("initial-exec")));
-/* The last stack this thread recorded, by hash: a loop allocating at one
- * line skips the shared map too. Valid for tls_generation only. */
-static __thread uint64_t tls_last_hash __attribute__((tls_model("initial-exec")));
-static __thread uint32_t tls_last_stack __attribute__((tls_model("initial-exec")));
+/* Per thread, in initial-exec TLS so that reading it never allocates; one
+ * struct, so the hooks find all of it from one address. `last_hash` and
+ * `last_stack` are the last stack this thread recorded, by hash: a loop
+ * allocating at one line skips the shared map too. They and the sampler
+ * are valid for `generation` only. */
+static __thread struct {
+    int busy;                   /* inside a hook's chained call, or leaktrace's own work */
+    uint64_t generation;
+    lt_sampler_t sampler;
+    uint64_t last_hash;
+    uint32_t last_stack;
+} tls __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t thread_counter;
 
 /* ---- recording (runs inside the allocator) ------------------------------ */
 
-static lt_sampler_t *thread_sampler(void)
+/* The first allocation of a thread in a run seeds its sampler. */
+static __attribute__((noinline, cold)) void thread_sampler_seed(uint64_t gen)
 {
-    uint64_t gen = atomic_load_explicit(&trk.generation, memory_order_acquire);
-    if (tls_generation != gen) {
-        uint64_t n = atomic_fetch_add_explicit(&thread_counter, 1, memory_order_relaxed);
-        /* Threads are numbered in the order they first allocate in this
-         * run, so a fixed seed gives the same decisions run after run. */
-        lt_sampler_init(&tls_sampler, trk.mean, trk.seed ^ (n * UINT64_C(0x9E3779B97F4A7C15)));
-        tls_last_hash = 0;
-        tls_generation = gen;
-    }
-    return &tls_sampler;
+    uint64_t n = atomic_fetch_add_explicit(&thread_counter, 1, memory_order_relaxed);
+    /* Threads are numbered in the order they first allocate in this
+     * run, so a fixed seed gives the same decisions run after run. */
+    lt_sampler_init(&tls.sampler, trk.mean, trk.seed ^ (n * UINT64_C(0x9E3779B97F4A7C15)));
+    tls.last_hash = 0;
+    tls.generation = gen;
 }
 
 /* The index of `code` in trk.codes, adding it (and a reference) on first
@@ -171,8 +177,8 @@ static int stack_of_unlocked(const lt_frame_ref_t *refs, int n, uint64_t hash, u
         *stack = 0;
         return 0;
     }
-    if (hash == tls_last_hash) {
-        *stack = tls_last_stack;
+    if (hash == tls.last_hash) {
+        *stack = tls.last_stack;
         return 0;
     }
     uint64_t *known = lt_ptrmap_get(&trk.stack_by_hash, (const void *)(uintptr_t)hash);
@@ -186,18 +192,18 @@ static int stack_of_unlocked(const lt_frame_ref_t *refs, int n, uint64_t hash, u
         uint64_t *slot = lt_ptrmap_upsert(&trk.stack_by_hash, (const void *)(uintptr_t)hash, *stack, NULL);
         (void)slot;
     }
-    tls_last_hash = hash;
-    tls_last_stack = *stack;
+    tls.last_hash = hash;
+    tls.last_stack = *stack;
     return 0;
 }
 
-static void record(void *p, size_t size, uint64_t weight)
+static void record(void *p, size_t size, uint64_t weight, int gil)
 {
     lt_frame_ref_t refs[DEPTH_LIMIT];
     int n = 0;
     /* Frames are read only by the thread that holds the GIL (always so in
      * the MEM and OBJ domains; a RAW allocation may come without it). */
-    if (PyGILState_Check()) {
+    if (gil || PyGILState_Check()) {
         PyThreadState *ts = lt_py_tstate_current();
         if (ts != NULL)
             n = lt_frames_capture(ts, refs, trk.max_depth);
@@ -212,7 +218,7 @@ static void record(void *p, size_t size, uint64_t weight)
     int rc = lt_livetable_insert(&trk.live, p, size, stack, weight, NULL);
     if (rc < 0)
         goto dropped;
-    if (lt_sampledset_add(&trk.sampled, p) < 0) {
+    if (!atomic_load_explicit(&trk.trace, memory_order_relaxed) && lt_sampledset_add(&trk.sampled, p) < 0) {
         /* Without its bit the free would never be seen: keep neither. */
         lt_livetable_remove(&trk.live, p, NULL);
         goto dropped;
@@ -225,36 +231,65 @@ done:
     pthread_mutex_unlock(&trk.lock);
 }
 
-static void track_alloc(void *p, size_t size)
+/* Records a sampled allocation. Out of line: the hooks' fast path keeps
+ * no registers for it. */
+static __attribute__((noinline)) void track_sampled(void *p, size_t size, uint64_t weight, int gil)
 {
-    if (!atomic_load_explicit(&trk.active, memory_order_relaxed) || tls_busy)
-        return;
-    uint64_t weight;
-    if (!lt_sampler_sample(thread_sampler(), size, &weight))
-        return;
-    tls_busy = 1;
-    record(p, size, weight);
-    tls_busy = 0;
+    tls.busy = 1;
+    record(p, size, weight, gil);
+    tls.busy = 0;
 }
 
-/* Forgets p if it was sampled; copies its record to *old (if not NULL).
- * Returns 1 if it was sampled. Unsampled frees cost one lock-free bitmap
- * test. Runs before the block is handed back, so that another thread
- * cannot be given the address while its old record is still here. */
-static int track_free(void *p, lt_live_t *old)
+static __attribute__((noinline)) void track_alloc_slow(void *p, size_t size, int gil)
 {
-    if (!lt_sampledset_maybe(&trk.sampled, p))
-        return 0;
+    uint64_t gen = atomic_load_explicit(&trk.generation, memory_order_acquire);
+    if (tls.generation != gen)
+        thread_sampler_seed(gen);
+    uint64_t weight;
+    if (lt_sampler_sample(&tls.sampler, size, &weight))
+        track_sampled(p, size, weight, gil);
+}
+
+/* The sampler's countdown, inline in every hook: the allocation is looked
+ * at further only when it reaches the countdown or when this thread's
+ * sampler belongs to an earlier run. */
+static inline void track_alloc(void *p, size_t size, int gil)
+{
+    if (!atomic_load_explicit(&trk.active, memory_order_relaxed) || tls.busy)
+        return;
+    if (__builtin_expect(tls.generation == atomic_load_explicit(&trk.generation, memory_order_relaxed) &&
+                             (uint64_t)size < tls.sampler.left, 1)) {
+        tls.sampler.left -= size;
+        return;
+    }
+    track_alloc_slow(p, size, gil);
+}
+
+static __attribute__((noinline)) int track_free_slow(void *p, lt_live_t *old)
+{
     pthread_mutex_lock(&trk.lock);
     lt_live_t rec;
     int found = lt_livetable_remove(&trk.live, p, &rec) == 1;
     if (found) {
-        lt_sampledset_remove(&trk.sampled, p);
+        if (!atomic_load_explicit(&trk.trace, memory_order_relaxed))
+            lt_sampledset_remove(&trk.sampled, p);
         if (old != NULL)
             *old = rec;
     }
     pthread_mutex_unlock(&trk.lock);
     return found;
+}
+
+/* Forgets p if it was sampled; copies its record to *old (if not NULL).
+ * Returns 1 if it was sampled. Unsampled frees cost the filter's lock-free
+ * test, inline; in trace mode every free looks in the live table. Runs before the block is handed back, so that another
+ * thread cannot be given the address while its old record is still here. */
+static inline int track_free(void *p, lt_live_t *old)
+{
+    if (__builtin_expect(!atomic_load_explicit(&trk.trace, memory_order_relaxed) &&
+                             !lt_sampledset_maybe(&trk.sampled, p), 1))
+        return 0;
+    return track_free_slow(p, old);
 }
 
 /* Puts back a record that track_free took for a realloc that then failed:
@@ -264,7 +299,7 @@ static void track_restore(void *p, const lt_live_t *old)
     pthread_mutex_lock(&trk.lock);
     if (lt_livetable_insert(&trk.live, p, old->size, old->stack, old->weight, NULL) < 0)
         trk.dropped++;
-    else if (lt_sampledset_add(&trk.sampled, p) < 0) {
+    else if (!atomic_load_explicit(&trk.trace, memory_order_relaxed) && lt_sampledset_add(&trk.sampled, p) < 0) {
         lt_livetable_remove(&trk.live, p, NULL);
         trk.dropped++;
     }
@@ -278,26 +313,26 @@ static void track_restore(void *p, const lt_live_t *old)
 static void *hook_malloc(void *ctx, size_t size)
 {
     hook_t *h = ctx;
-    if (tls_busy)
+    if (tls.busy)
         return h->prev.malloc(h->prev.ctx, size);
-    tls_busy = 1;
+    tls.busy = 1;
     void *p = h->prev.malloc(h->prev.ctx, size);
-    tls_busy = 0;
+    tls.busy = 0;
     if (p != NULL)
-        track_alloc(p, size);
+        track_alloc(p, size, h->gil);
     return p;
 }
 
 static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_t *h = ctx;
-    if (tls_busy)
+    if (tls.busy)
         return h->prev.calloc(h->prev.ctx, nelem, elsize);
-    tls_busy = 1;
+    tls.busy = 1;
     void *p = h->prev.calloc(h->prev.ctx, nelem, elsize);
-    tls_busy = 0;
+    tls.busy = 0;
     if (p != NULL)
-        track_alloc(p, nelem * elsize);   /* no overflow: calloc succeeded */
+        track_alloc(p, nelem * elsize, h->gil);   /* no overflow: calloc succeeded */
     return p;
 }
 
@@ -306,17 +341,17 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
     hook_t *h = ctx;
     lt_live_t old;
     int had = ptr != NULL && track_free(ptr, &old);
-    if (tls_busy)
+    if (tls.busy)
         return h->prev.realloc(h->prev.ctx, ptr, size);
-    tls_busy = 1;
+    tls.busy = 1;
     void *q = h->prev.realloc(h->prev.ctx, ptr, size);
-    tls_busy = 0;
+    tls.busy = 0;
     if (q == NULL) {
         if (had)
             track_restore(ptr, &old);
         return NULL;
     }
-    track_alloc(q, size);
+    track_alloc(q, size, h->gil);
     return q;
 }
 
@@ -386,6 +421,7 @@ static int tracking_start(uint64_t mean, int max_depth, uint64_t seed)
     }
     tables_reset();
     trk.mean = mean;
+    atomic_store_explicit(&trk.trace, mean == 0, memory_order_relaxed);
     trk.max_depth = max_depth;
     trk.seed = seed;
     trk.started = lt_monotonic();
@@ -397,6 +433,7 @@ static int tracking_start(uint64_t mean, int max_depth, uint64_t seed)
         if (h->installed)
             continue;           /* left in the chain by an earlier stop */
         PyMem_GetAllocator(domains[d], &h->prev);
+        h->gil = domains[d] != PYMEM_DOMAIN_RAW;
         h->ours = (PyMemAllocatorEx){h, hook_malloc, hook_calloc, hook_realloc, hook_free};
         PyMem_SetAllocator(domains[d], &h->ours);
         h->installed = 1;
@@ -594,8 +631,8 @@ static PyObject *snapshot_take(PyTypeObject *type)
         return NULL;
     lt_sitestats_init(&s->stats, &lt_page_alloc);
     /* Our own allocations while copying are not the program's. */
-    int busy = tls_busy;
-    tls_busy = 1;
+    int busy = tls.busy;
+    tls.busy = 1;
     pthread_mutex_lock(&trk.lock);
     int rc = lt_sitestats_copy(&s->stats, &trk.live.stats);
     size_t n = s->stats.len;
@@ -612,7 +649,7 @@ static PyObject *snapshot_take(PyTypeObject *type)
     s->generation = atomic_load_explicit(&trk.generation, memory_order_relaxed);
     s->time = trk.stopped != 0 ? trk.stopped : lt_monotonic();
     pthread_mutex_unlock(&trk.lock);
-    tls_busy = busy;
+    tls.busy = busy;
     if (rc < 0) {
         Py_DECREF(s);
         return lt_raise(rc, "copying the allocation tables");

@@ -155,6 +155,50 @@ done:
     lt_sampledset_clear(&s);
 }
 
+/* The page filter: a page's bucket counts its members, so a page emptied
+ * again answers "no" from the filter alone; 255 members in one bucket make
+ * it stick at "maybe", which stays correct (the tree answers). */
+static uint8_t bucket_of(const lt_sampledset_t *s, uint64_t a)
+{
+    return atomic_load(&s->filter[lt__sampledset_bucket((uintptr_t)a)]);
+}
+
+static void test_filter(void)
+{
+    static lt_sampledset_t s;
+    lt_sampledset_init(&s, &lt_page_alloc);
+    uint64_t page = BASE + 7 * 4096;
+    LT_EQ_INT(bucket_of(&s, page), 0);
+    for (uint64_t off = 0; off < 10 * 16; off += 16)
+        LT_EQ_INT(lt_sampledset_add(&s, at(page + off)), 1);
+    LT_EQ_INT(bucket_of(&s, page), 10);
+    LT_EQ_INT(bucket_of(&s, page + 4095), 10);
+    LT_EQ_INT(bucket_of(&s, page + 4096), 0);
+    /* An add of a member, a remove of a non-member: no change. */
+    LT_EQ_INT(lt_sampledset_add(&s, at(page)), 0);
+    LT_EQ_INT(lt_sampledset_remove(&s, at(page + 8)), 0);
+    LT_EQ_INT(bucket_of(&s, page), 10);
+    for (uint64_t off = 0; off < 10 * 16; off += 16)
+        LT_EQ_INT(lt_sampledset_remove(&s, at(page + off)), 1);
+    LT_EQ_INT(bucket_of(&s, page), 0);
+    /* Pages 64 MiB apart (the filter's span) do not share a bucket. */
+    LT_NE_INT(lt__sampledset_bucket((uintptr_t)page), lt__sampledset_bucket((uintptr_t)(page + (UINT64_C(1) << 26))));
+
+    /* Saturation: 300 members in one page; the bucket sticks at 255 and
+     * membership stays exact through the tree. */
+    for (uint64_t i = 0; i < 300; i++)
+        LT_EQ_INT(lt_sampledset_add(&s, at(page + 8 * i)), 1);
+    LT_EQ_INT(bucket_of(&s, page), 255);
+    for (uint64_t i = 0; i < 300; i += 2)
+        LT_EQ_INT(lt_sampledset_remove(&s, at(page + 8 * i)), 1);
+    LT_EQ_INT(bucket_of(&s, page), 255);
+    for (uint64_t i = 0; i < 300; i++)
+        LT_EQ_INT(lt_sampledset_maybe(&s, at(page + 8 * i)), (int)(i & 1));
+    lt_sampledset_clear(&s);
+    LT_EQ_INT(bucket_of(&s, page), 0);
+    LT_EQ_INT(lt_sampledset_maybe(&s, at(page + 8)), 0);
+}
+
 /* A dense megabyte (every 16 bytes a member, as in trace mode) costs its
  * 32 leaves and a path of nodes: about 1/64 of the range plus 48 KiB. */
 static void test_footprint(void)
@@ -330,6 +374,7 @@ int main(void)
     LT_RUN(test_basic);
     LT_RUN(test_random_exact);
     LT_RUN(test_footprint);
+    LT_RUN(test_filter);
     LT_RUN(test_faults);
     LT_RUN(test_threads);
     return lt_test_done();
