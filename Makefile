@@ -22,7 +22,8 @@ venv = $(VENV_ROOT)/$(1)
 vpy = $(VENV_ROOT)/$(1)/bin/python
 
 BUILD_DEPS := 'meson-python>=0.15' 'meson>=1.1' ninja
-TEST_DEPS := 'pytest>=7'
+# pytest-asyncio, pytest-xdist, ipython: the pytest plugin's and the notebook magics' tests.
+TEST_DEPS := 'pytest>=8' 'pytest-asyncio>=0.23' 'pytest-xdist>=3' ipython prometheus_client
 
 .PHONY: all demo test ctest pytest-% install-% venv-% sanitize bench clean
 .PHONY: fuzz
@@ -54,6 +55,8 @@ venv-%: $(VENV_ROOT)/%/.ready
 # Builds and installs the package into the venv (incremental through the
 # persistent build directory).
 install-%: $(VENV_ROOT)/%/.ready | native-deps
+	@test "$$(cat $(VENV_ROOT)/$*/.test-deps 2>/dev/null)" = "$(TEST_DEPS)" || { \
+		$(call vpy,$*) -m pip install -q $(TEST_DEPS) && echo "$(TEST_DEPS)" > $(VENV_ROOT)/$*/.test-deps; }
 	$(call vpy,$*) -m pip install -q --no-build-isolation --no-deps \
 		-Cbuild-dir=$(BUILD_ROOT)/cp$* -Csetup-args=-Dctests=false .
 

@@ -278,6 +278,16 @@ static int elem_traceback(const char *e)
     return str_in(e, links);
 }
 
+/* A link from a callback to what it is bound to or closes over: the
+ * registry holds the bound method or the closure, so the holder is the
+ * registry, as for a traceback link. */
+static int elem_callable_link(const char *e)
+{
+    static const char *const links[] = {".__self__", ".__func__", ".__closure__", ".cell_contents", ".__wrapped__",
+                                        NULL};
+    return str_in(e, links) || starts(e, "cell '");
+}
+
 static void copy_cut(char *dst, size_t size, const char *s, size_t n)
 {
     if (n >= size)
@@ -306,6 +316,12 @@ static void sym_put(holder_t *h, const char *s, size_t n)
 
 static void parse_root(holder_t *h, const char *r)
 {
+    /* Up to 3.9 the atexit module keeps its callbacks in its own state,
+     * which the path search reaches as the module: it is the registry. */
+    if (strcmp(r, "module atexit") == 0) {
+        h->root = ROOT_ATEXIT;
+        return;
+    }
     if (starts(r, "module ")) {
         h->root = ROOT_MODULE;
         copy_cut(h->module, sizeof(h->module), r + 7, strlen(r + 7));
@@ -370,7 +386,8 @@ static void parse_path(holder_t *h, const char *const *path, size_t n)
     for (size_t i = 1; i < n; i++)
         if (path[i] == NULL || path[i][0] != '.')
             h->attrs_only = 0;
-    while (end > 1 && path[end - 1] != NULL && (elem_entry(path[end - 1]) || elem_traceback(path[end - 1]))) {
+    while (end > 1 && path[end - 1] != NULL &&
+           (elem_entry(path[end - 1]) || elem_traceback(path[end - 1]) || elem_callable_link(path[end - 1]))) {
         if (elem_entry(path[end - 1]))
             h->entries = 1;
         end--;
@@ -389,7 +406,12 @@ static void parse_path(holder_t *h, const char *const *path, size_t n)
             else
                 sym_put(h, e, strlen(e));
         } else if (e[0] == '[') {
-            sym_put(h, e, strlen(e));
+            /* An index on the way (OPEN_LOGS[481].fh) is one entry of
+             * many alike: the holder is any of them. */
+            if (e[1] >= '0' && e[1] <= '9')
+                sym_put(h, "[i]", 3);
+            else
+                sym_put(h, e, strlen(e));
         } else {
             break;              /* a cell, a frame slot, a C field: the name so far */
         }
@@ -483,7 +505,8 @@ static void put_growth(text_t *t, const lt_classify_in_t *in, const char *unit)
 
 /* ---- The rules ------------------------------------------------------------- */
 
-static void hint_resource(text_t *t, const lt_classify_in_t *in, const char *type, int flavour)
+static void hint_resource(text_t *t, const lt_classify_in_t *in, const char *type, int flavour, const holder_t *h,
+                          const char *file)
 {
     static const char *const fd_nouns[] = {"files", "sockets", "pipes", "event descriptors (epoll, eventfd, timerfd)",
                                            "descriptors"};
@@ -508,6 +531,11 @@ static void hint_resource(text_t *t, const lt_classify_in_t *in, const char *typ
         text_puts(t, " (");
         put_count(t, in->count_per_second);
         text_puts(t, " more every second)");
+    }
+    /* Who keeps them open: what to close, or where to stop keeping them. */
+    if (h != NULL) {
+        text_puts(t, " and are kept in ");
+        put_holder(t, h, file);
     }
     switch (flavour) {
     case RES_FILE: text_puts(t, ": use `with open(...)` or call close()"); break;
@@ -592,11 +620,32 @@ int lt_classify(const lt_classify_in_t *in, lt_arena_t *arena, lt_classify_out_t
             put_count(&t, rate);
             text_puts(&t, " more every second)");
         }
-        if (has_holder) {
+        /* A thread's own frame holding it says only that it still runs:
+         * name the thread and what it runs instead. */
+        int running = in->thread_target != NULL && in->thread_target[0] != '\0';
+        if (has_holder && h.root != ROOT_LOCAL) {
             text_puts(&t, " and pile up in ");
             put_holder(&t, &h, file);
         }
-        text_puts(&t, ": join them or use a ThreadPoolExecutor");
+        if (running || (in->thread_name != NULL && in->thread_name[0] != '\0')) {
+            text_puts(&t, "; they still run");
+            if (running) {
+                text_puts(&t, " ");
+                text_name(&t, in->thread_target, 120);
+                text_puts(&t, "()");
+            }
+            if (in->thread_name != NULL && in->thread_name[0] != '\0') {
+                text_puts(&t, " (e.g. thread ");
+                text_name(&t, in->thread_name, 60);
+                text_puts(&t, ")");
+            }
+            text_puts(&t, ": make ");
+            text_puts(&t, running ? "it" : "them");
+            text_puts(&t, " return (e.g. a timeout on what it waits for), then join them or use a "
+                          "ThreadPoolExecutor");
+        } else {
+            text_puts(&t, ": join them or use a ThreadPoolExecutor");
+        }
     } else if (in->kind == LT_CAND_FDS || in->kind == LT_CAND_FD_KIND || in->is_resource || flavour != RES_NONE) {
         rule = LT_RULE_RESOURCE;
         category = LT_CAT_UNCLOSED_RESOURCE;
@@ -610,7 +659,7 @@ int lt_classify(const lt_classify_in_t *in, lt_arena_t *arena, lt_classify_out_t
         } else if (rtype == NULL) {
             rtype = "fd";
         }
-        hint_resource(&t, in, rtype, flavour);
+        hint_resource(&t, in, rtype, flavour, has_holder ? &h : NULL, file);
     } else if (in->is_exception || builtin_exception(type) || (type != NULL && strcmp(type, "traceback") == 0) ||
                h.via_traceback) {
         rule = LT_RULE_EXCEPTION;

@@ -27,7 +27,8 @@
  *             ("<not reachable from a root>" ... "reference cycle")
  *                                                           -> reference-cycle
  *  CALLBACK   a callable type (function, method, builtin_function_or_method,
- *             functools.partial, cell, method-wrapper), the atexit root,
+ *             functools.partial, cell, method-wrapper), the atexit root
+ *             ("atexit callbacks", or "module atexit" up to 3.9),
  *             or a user type held by a registry-like name (callback,
  *             handler, hook, listener, observer, subscriber, on_...)
  *                                                           -> callback-registration
@@ -70,7 +71,8 @@
  * first, e.g. ["module billing", ".INVOICES", "['inv-1466']"] or
  * ["thread MainThread frame handle() local 'payload'", "[3]"]. The holder
  * named in the hint is the path after the root without its trailing
- * entries (subscripts, set elements, keys, traceback links): "INVOICES",
+ * entries (subscripts, set elements, keys), traceback links and the links
+ * of a callback to what it binds (.__self__, .__func__, closure cells): "INVOICES",
  * "Hooks.on_paid", or "payload" (a local of handle()). The file is the
  * module's ("billing" -> "billing.py"; the allocation site's basename when
  * its stem matches, and for __main__). */
@@ -112,6 +114,8 @@ typedef struct lt_classify_in {
     int is_resource;            /* the caller knows the type holds an OS resource */
     int is_exception;           /* the type derives from BaseException */
     int is_thread;              /* the type derives from threading.Thread */
+    const char *thread_name;    /* THREAD: the name of one of the threads ("watch-12"), or NULL */
+    const char *thread_target;  /* THREAD: the function it runs ("_watch_upload"), or NULL */
     const char *related_type;   /* FDS/FD_KIND/THREADS: the type growing with them, or NULL */
     int fd_kind;                /* FD_KIND: an lt_fd_kind_t (procfs.h); else ignored */
     double thread_growth;       /* OS threads per second (THREADS) */

@@ -535,6 +535,11 @@ int lt_timeline_add(lt_timeline_t *tl, const lt_capture_checkpoint_t *cp)
     return 0;
 }
 
+int lt_timeline_kept(const lt_timeline_t *tl)
+{
+    return tl != NULL && tl->checkpoints > 0 && !tl->proc.provisional;
+}
+
 /* ---- Analysis ----------------------------------------------------------- */
 
 void lt_analysis_opts_init(lt_analysis_opts_t *o)

@@ -125,6 +125,14 @@ int lt_timeline_init(lt_timeline_t *tl, const lt_alloc_t *a, const lt_timeline_o
  * room (see above). May allocate. */
 int lt_timeline_add(lt_timeline_t *tl, const lt_capture_checkpoint_t *cp);
 
+/* 1 when the newest checkpoint is one the timeline keeps for good (it is on
+ * the current stride), 0 when it sits in the provisional last slot and
+ * will be replaced by the next one (or when there is none). A writer that
+ * stores only the kept checkpoints (the production mode's capture) grows
+ * by max_points / 2 checkpoints per doubling of the run: logarithmically.
+ * Pure. */
+int lt_timeline_kept(const lt_timeline_t *tl);
+
 /* Frees everything; the timeline can be initialised again. */
 void lt_timeline_release(lt_timeline_t *tl);
 

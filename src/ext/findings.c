@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "raise.h"
 #include "safeget.h"
+#include "labels.h"
 #include "report.h"
 #include "report_html.h"
 #include "report_json.h"
@@ -17,6 +18,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +28,13 @@ struct lt_findings_cp {
     double t, rss, heap, fds, threads;
 };
 
+static PyObject *stdlib_dirs(void);
+
 int lt_findings_init(lt_findings_t *f)
 {
     memset(f, 0, sizeof(*f));
+    f->stdlib_dirs = stdlib_dirs();
+    PyErr_Clear();
     lt_timeline_opts_t o;
     lt_timeline_opts_init(&o);
     return lt_timeline_init(&f->timeline, &lt_page_alloc, &o);
@@ -37,6 +43,7 @@ int lt_findings_init(lt_findings_t *f)
 void lt_findings_clear(lt_findings_t *f)
 {
     lt_timeline_release(&f->timeline);
+    Py_CLEAR(f->stdlib_dirs);
     lt_free(&lt_page_alloc, f->cps, f->cap * sizeof(lt_findings_cp_t));
     f->cps = NULL;
     f->n = f->cap = 0;
@@ -44,6 +51,12 @@ void lt_findings_clear(lt_findings_t *f)
 
 int lt_findings_add(lt_findings_t *f, const lt_capture_checkpoint_t *cp)
 {
+    if (f->n == LT_FINDINGS_MAX_POINTS) {
+        /* Thin the plot: keep the even points (the first among them). */
+        for (size_t i = 0; 2 * i < f->n; i++)
+            f->cps[i] = f->cps[2 * i];
+        f->n = (f->n + 1) / 2;
+    }
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 256;
         lt_findings_cp_t *cps = lt_alloc(&lt_page_alloc, cap * sizeof(*cps));
@@ -67,12 +80,24 @@ int lt_findings_add(lt_findings_t *f, const lt_capture_checkpoint_t *cp)
         fds += (double)cp->fds[k];
     c->fds = fds;
     c->threads = (double)cp->threads;
+    f->taken++;
     return 0;
+}
+
+void lt_findings_last(const lt_findings_t *f, double *rss, double *heap, double *fds, double *threads)
+{
+    *rss = *heap = *fds = *threads = 0;
+    if (f->n == 0)
+        return;
+    *rss = f->cps[f->n - 1].rss;
+    *heap = f->cps[f->n - 1].heap;
+    *fds = f->cps[f->n - 1].fds;
+    *threads = f->cps[f->n - 1].threads;
 }
 
 size_t lt_findings_count(const lt_findings_t *f)
 {
-    return f->n;
+    return (size_t)f->taken;
 }
 
 void lt_findings_rss(const lt_findings_t *f, double *first, double *last, double *span)
@@ -93,17 +118,19 @@ static const char *name_of(const void *ctx, uint32_t id, size_t *len)
 
 /* ---- from a candidate to a finding (GIL held) ---------------------------- */
 
-/* Known resource types: a growing number of them is an unclosed resource. */
+/* Known resource types: a growing number of them is an unclosed resource.
+ * Returns 0, or the type's rank: wrappers before what they wrap. */
 static int is_resource_type(const char *name)
 {
     static const char *const names[] = {
+        "subprocess.Popen",     /* holds its pipes' file objects */
         "_io.TextIOWrapper", "_io.BufferedReader", "_io.BufferedWriter", "_io.BufferedRandom", "_io.FileIO",
-        "socket.socket", "sqlite3.Connection", "sqlite3.Cursor", "ssl.SSLSocket", "subprocess.Popen",
+        "ssl.SSLSocket", "socket.socket", "sqlite3.Connection", "sqlite3.Cursor",
         "selectors.EpollSelector", "selectors.DefaultSelector", "mmap.mmap",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
-            return 1;
+            return (int)i + 1;
     return 0;
 }
 
@@ -138,8 +165,15 @@ static PyObject *path_shape(PyObject *p)
     return out;
 }
 
-static int path_is_ours(PyObject *p)
+static int path_is_ours(PyObject *p, PyObject *ours)
 {
+    for (Py_ssize_t i = 0; ours != NULL && i < PyTuple_GET_SIZE(ours); i++) {
+        const char *needle = PyUnicode_AsUTF8(PyTuple_GET_ITEM(ours, i));
+        if (needle == NULL)
+            PyErr_Clear();
+        else if (path_has(p, needle))
+            return 1;
+    }
     return path_has(p, "module leaktrace") || path_has(p, "frame cmd_run()") ||
            path_has(p, "frame _run_program()");
 }
@@ -147,8 +181,9 @@ static int path_is_ours(PyObject *p)
 /* The holder path of the most common shape among a sample's paths, or
  * NULL. Paths that run through leaktrace's own modules or frames are not
  * the program's. */
-static PyObject *pick_path(PyObject *paths)
+static PyObject *pick_path(PyObject *paths, PyObject *ours, Py_ssize_t *index)
 {
+    *index = -1;
     if (paths == NULL || !PyList_Check(paths))
         return NULL;
     PyObject *counts = PyDict_New();
@@ -156,7 +191,7 @@ static PyObject *pick_path(PyObject *paths)
     long best_n = 0;
     for (Py_ssize_t i = 0; counts != NULL && i < PyList_GET_SIZE(paths); i++) {
         PyObject *p = PyList_GET_ITEM(paths, i);
-        if (!PyList_Check(p) || PyList_GET_SIZE(p) == 0 || path_is_ours(p))
+        if (!PyList_Check(p) || PyList_GET_SIZE(p) == 0 || path_is_ours(p, ours))
             continue;
         PyObject *shape = path_shape(p);
         if (shape == NULL)
@@ -174,6 +209,7 @@ static PyObject *pick_path(PyObject *paths)
         if (n > best_n) {
             best_n = n;
             best = p;
+            *index = i;
         }
     }
     Py_XDECREF(counts);
@@ -224,6 +260,8 @@ typedef struct finding {
     PyObject *path;             /* list of str, or NULL */
     PyObject *frames;           /* tuple of (file, line, function), innermost first, or NULL */
     PyObject *hint;             /* str */
+    PyObject *referent;         /* weak references: their referent's type name (str), or NULL */
+    int builtin;                /* a type finding of a type the program did not define */
 } finding_t;
 
 static void finding_clear(finding_t *x)
@@ -232,12 +270,20 @@ static void finding_clear(finding_t *x)
     Py_CLEAR(x->path);
     Py_CLEAR(x->frames);
     Py_CLEAR(x->hint);
+    Py_CLEAR(x->referent);
 }
 
-/* The allocation stack of the first sampled object that has one. */
-static PyObject *sample_frames(PyObject *sample)
+/* The allocation stack of the sampled object at `first` (the one whose
+ * holder path is reported: a temporary of the same type, alive only at
+ * the final checkpoint, has another stack), else of the first sampled
+ * object that has one. */
+static PyObject *sample_frames(PyObject *sample, Py_ssize_t first)
 {
-    for (Py_ssize_t i = 0; sample && i < PyList_GET_SIZE(sample); i++) {
+    Py_ssize_t nsample = sample != NULL ? PyList_GET_SIZE(sample) : 0;
+    for (Py_ssize_t j = -1; j < nsample; j++) {
+        Py_ssize_t i = j < 0 ? first : j;
+        if (i < 0 || i >= nsample)
+            continue;
         uint32_t stack = lt_tracker_object_stack(PyList_GET_ITEM(sample, i));
         if (stack == 0)
             continue;
@@ -288,6 +334,33 @@ static int derives_from(PyObject *o, const char *qualname)
     return 0;
 }
 
+/* The name of a Thread and the qualified name of the function it runs,
+ * read from the instance's own storage (_name, _target): no attribute
+ * lookup, no property, no __repr__ of the program's Thread subclass.
+ * Borrowed UTF-8 or NULL. */
+static const char *thread_name(PyObject *o)
+{
+    PyObject *v = lt_labels_attr_get(o, "_name");
+    const char *u = v != NULL && PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
+    PyErr_Clear();
+    return u;
+}
+
+static const char *thread_target(PyObject *o)
+{
+    PyObject *v = lt_labels_attr_get(o, "_target");
+    if (v != NULL && PyMethod_Check(v))
+        v = PyMethod_GET_FUNCTION(v);
+    PyObject *q = NULL;
+    if (v != NULL && PyFunction_Check(v))
+        q = ((PyFunctionObject *)v)->func_qualname;
+    else if (v != NULL && PyCFunction_Check(v))
+        return ((PyCFunctionObject *)v)->m_ml->ml_name;
+    const char *u = q != NULL && PyUnicode_Check(q) ? PyUnicode_AsUTF8(q) : NULL;
+    PyErr_Clear();
+    return u;
+}
+
 static int gc_disabled(void)
 {
     PyObject *gc = PyImport_ImportModule("gc");
@@ -330,6 +403,10 @@ static int classify(finding_t *x, const lt_candidate_t *c, PyObject *sample, PyO
         PyObject *o = PyList_GET_ITEM(sample, 0);
         in.is_exception = PyExceptionInstance_Check(o);
         in.is_thread = derives_from(o, "threading.Thread");
+        if (in.is_thread) {
+            in.thread_name = thread_name(o);
+            in.thread_target = thread_target(o);
+        }
     }
     in.is_resource = in.type != NULL && is_resource_type(in.type);
     in.related_type = related;
@@ -594,9 +671,22 @@ static const char *source_line(const char *file, int64_t line, void *ctx)
     return c->line;
 }
 
+/* Writes a report whole: into PATH.tmp.PID, fsync'd, then renamed over
+ * PATH, so that a reader, or a kill in the middle (the memory limit's report
+ * is often followed by SIGKILL), finds the old report or the new one, never
+ * a torn one. What is not a regular file (/dev/stdout, a FIFO) is written
+ * in place. */
 static int write_file(const char *path, const lt_strbuf_t *b)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct stat sb;
+    char tmp[4200];
+    const char *target = path;
+    if (!(stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))) {
+        int len = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+        if (len > 0 && (size_t)len < sizeof(tmp))
+            target = tmp;
+    }
+    int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
         return -1;
@@ -610,13 +700,20 @@ static int write_file(const char *path, const lt_strbuf_t *b)
         if (w <= 0) {
             PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
             close(fd);
+            if (target != path)
+                unlink(target);
             return -1;
         }
         p += w;
         left -= (size_t)w;
     }
-    if (close(fd) < 0) {
+    int bad = target != path && fsync(fd) < 0 && errno != EINVAL;
+    if (close(fd) < 0)
+        bad = 1;
+    if (bad || (target != path && rename(target, path) < 0)) {
         PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        if (target != path)
+            unlink(target);
         return -1;
     }
     return 0;
@@ -688,13 +785,39 @@ error:
     return -1;
 }
 
+int lt_findings_render(const lt_report_t *r, const char *format, lt_strbuf_t *out)
+{
+    source_cache_t src_cache;
+    memset(&src_cache, 0, sizeof(src_cache));
+    lt_report_source_t src = {source_line, &src_cache};
+    int rc;
+    if (strcmp(format, "json") == 0)
+        rc = lt_report_write_json(r, out);
+    else if (strcmp(format, "html") == 0)
+        rc = lt_report_write_html(r, out, &src);
+    else if (strcmp(format, "text") == 0)
+        rc = lt_report_write_text(r, out, 0, &src);
+    else
+        rc = LT_EINVAL;
+    PyMem_Free(src_cache.text);
+    if (rc < 0) {
+        lt_raise(rc, "writing the report");
+        return -1;
+    }
+    return 0;
+}
+
 /* Warnings that are no leaks: one huge object (SCENARIOS.md 13: memory
  * overflow from a single allocation) and a deep stack (14). */
 #define HUGE_OBJECT_BYTES (64.0 * 1024 * 1024)
 
-static int add_warnings(lt_report_t *r, const lt_findings_t *f)
+/* Besides, the session's notes: outputs["notes"], a list of (kind, message)
+ * str pairs (the memory limit reached, the child processes followed). */
+static int add_warnings(lt_report_t *r, const lt_findings_t *f, PyObject *outputs)
 {
-    lt_report_warning_t *w = lt_arena_alloc(&r->arena, 2 * sizeof(*w));
+    PyObject *notes = PyDict_GetItemString(outputs, "notes");
+    Py_ssize_t nnotes = notes != NULL && PyList_Check(notes) ? PyList_GET_SIZE(notes) : 0;
+    lt_report_warning_t *w = lt_arena_alloc(&r->arena, (2 + (size_t)nnotes) * sizeof(*w));
     if (w == NULL)
         return -1;
     size_t n = 0;
@@ -722,6 +845,23 @@ static int add_warnings(lt_report_t *r, const lt_findings_t *f)
         if (w[n++].message == NULL)
             return -1;
     }
+    for (Py_ssize_t i = 0; i < nnotes; i++) {
+        PyObject *t = PyList_GET_ITEM(notes, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2)
+            continue;
+        PyObject *k = PyTuple_GET_ITEM(t, 0), *m = PyTuple_GET_ITEM(t, 1);
+        Py_ssize_t klen = 0, mlen = 0;
+        const char *kind = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &klen) : NULL;
+        const char *message = PyUnicode_Check(m) ? PyUnicode_AsUTF8AndSize(m, &mlen) : NULL;
+        if (kind == NULL || message == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        w[n].kind = lt_arena_strndup(&r->arena, kind, (size_t)klen);
+        w[n].message = lt_arena_strndup(&r->arena, message, (size_t)mlen);
+        if (w[n].kind == NULL || w[n++].message == NULL)
+            return -1;
+    }
     r->warnings = w;
     r->nwarnings = n;
     return 0;
@@ -745,29 +885,292 @@ static PyObject *call_core(const char *fn, PyObject *args, PyObject *kwargs)
 
 /* Up to `limit` objects of `type` created since `warm` and their holder
  * paths; either may come back NULL (no warm-up checkpoint yet). */
-static void sample_and_paths(PyObject *type, PyObject *warm, PyObject *final, PyObject **sample, PyObject **paths)
+/* Whether `o` was allocated at a site whose live bytes grow (a SITE
+ * candidate of the analysis: the site ids are the tracker's stack ids). */
+static int at_growing_site(PyObject *o, const lt_analysis_t *an)
+{
+    uint32_t stack = lt_tracker_object_stack(o);
+    for (size_t i = 0; stack != 0 && an != NULL && i < an->ncandidates; i++)
+        if (an->candidates[i].kind == LT_CAND_SITE && an->candidates[i].id == stack)
+            return 1;
+    return 0;
+}
+
+/* Up to SAMPLE objects of `type` created since `warm` and their holder
+ * paths; either may come back NULL (no warm-up checkpoint yet). Objects
+ * allocated at a growing site come first: amid churn of the same type, the
+ * temporaries of the request in flight (alive at the final checkpoint too)
+ * can outnumber the leaked objects, but their site does not grow. */
+#define SAMPLE 20
+#define SAMPLE_SCAN 4000
+
+static void sample_and_paths(PyObject *type, PyObject *warm, PyObject *final, const lt_analysis_t *an,
+                             PyObject **sample, PyObject **paths)
 {
     *sample = *paths = NULL;
     if (warm == NULL || warm == Py_None)
         return;
     PyObject *args = PyTuple_Pack(1, type);
-    PyObject *kw = Py_BuildValue("{sOsisO}", "since", warm, "limit", 20, "until", final);
-    if (args && kw)
-        *sample = call_core("new_objects", args, kw);
+    PyObject *kw = Py_BuildValue("{sOsisO}", "since", warm, "limit", SAMPLE_SCAN, "until", final);
+    PyObject *all = args && kw ? call_core("new_objects", args, kw) : NULL;
     Py_XDECREF(args);
     Py_XDECREF(kw);
-    if (*sample == NULL || PyList_GET_SIZE(*sample) == 0) {
+    if (all == NULL || PyList_GET_SIZE(all) == 0) {
+        Py_XDECREF(all);
+        PyErr_Clear();
+        return;
+    }
+    *sample = PyList_New(0);
+    for (int pass = 0; *sample != NULL && pass < 2; pass++)
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all) && PyList_GET_SIZE(*sample) < SAMPLE; i++) {
+            PyObject *o = PyList_GET_ITEM(all, i);
+            if (at_growing_site(o, an) == (pass == 0) && PyList_Append(*sample, o) < 0)
+                Py_CLEAR(*sample);
+            if (*sample == NULL)
+                break;
+        }
+    Py_DECREF(all);
+    if (*sample == NULL) {
         PyErr_Clear();
         return;
     }
     args = PyTuple_Pack(1, *sample);
-    kw = Py_BuildValue("{sisi}", "max_paths", 20, "max_depth", 64);
+    kw = Py_BuildValue("{sisi}", "max_paths", SAMPLE, "max_depth", 64);
     if (args && kw)
         *paths = call_core("holder_paths", args, kw);
     Py_XDECREF(args);
     Py_XDECREF(kw);
     if (*paths == NULL)
         PyErr_Clear();
+}
+
+/* In sampled mode few objects carry an allocation stack (one in
+ * sample_mean / size), so the 20 of the holder-path sample seldom do: look
+ * through up to SITE_SCAN new objects of the type for one that does. The
+ * stack as sample_frames gives it, or NULL. */
+#define SITE_SCAN 200000
+
+static PyObject *sampled_site(const char *type, PyObject *warm, PyObject *final)
+{
+    if (warm == NULL || warm == Py_None || lt_tracker_generation() == 0)
+        return NULL;
+    PyObject *tn = PyUnicode_FromString(type);
+    PyObject *args = tn ? PyTuple_Pack(1, tn) : NULL;
+    PyObject *kw = Py_BuildValue("{sOsisO}", "since", warm, "limit", SITE_SCAN, "until", final);
+    PyObject *objs = args && kw ? call_core("new_objects", args, kw) : NULL;
+    Py_XDECREF(tn);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    PyObject *frames = NULL;
+    for (Py_ssize_t i = 0; objs != NULL && PyList_Check(objs) && i < PyList_GET_SIZE(objs); i++) {
+        if (lt_tracker_object_stack(PyList_GET_ITEM(objs, i)) == 0)
+            continue;
+        PyObject *one = PyList_New(1);
+        if (one == NULL)
+            break;
+        PyList_SET_ITEM(one, 0, Py_NewRef(PyList_GET_ITEM(objs, i)));
+        frames = sample_frames(one, 0);
+        Py_DECREF(one);
+        break;
+    }
+    Py_XDECREF(objs);
+    PyErr_Clear();
+    return frames;
+}
+
+/* The names of the threading.Thread objects made since the warm-up and
+ * alive at the final checkpoint (a set of str), or NULL. */
+static PyObject *new_thread_names(PyObject *warm, PyObject *final)
+{
+    if (warm == NULL || warm == Py_None)
+        return NULL;
+    PyObject *args = Py_BuildValue("(s)", "threading.Thread");
+    PyObject *kw = Py_BuildValue("{sOsisO}", "since", warm, "limit", 100000, "until", final);
+    PyObject *objs = args && kw ? call_core("new_objects", args, kw) : NULL;
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    PyObject *set = objs != NULL && PyList_Check(objs) ? PySet_New(NULL) : NULL;
+    for (Py_ssize_t i = 0; set != NULL && i < PyList_GET_SIZE(objs); i++) {
+        PyObject *v = lt_labels_attr_get(PyList_GET_ITEM(objs, i), "_name");
+        if (v != NULL && PyUnicode_CheckExact(v) && PySet_Add(set, v) < 0)
+            Py_CLEAR(set);
+    }
+    Py_XDECREF(objs);
+    PyErr_Clear();
+    return set;
+}
+
+/* Whether a path's root is the stack of one of the threads named in
+ * `names` ("thread watch-12 frame wait() local 'self'"). */
+static int rooted_in_thread(PyObject *path, PyObject *names)
+{
+    if (path == NULL || names == NULL || PyList_GET_SIZE(path) == 0)
+        return 0;
+    const char *root = PyUnicode_AsUTF8(PyList_GET_ITEM(path, 0));
+    const char *fr = root != NULL && strncmp(root, "thread ", 7) == 0 ? strstr(root + 7, " frame ") : NULL;
+    if (fr == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(root + 7, fr - (root + 7));
+    int in = name != NULL ? PySet_Contains(names, name) : 0;
+    Py_XDECREF(name);
+    PyErr_Clear();
+    return in > 0;
+}
+
+/* Whether a candidate follows from a finding already made, so that it
+ * would tell the same leak twice:
+ *  - a builtin type allocated on the same line as a reported finding's
+ *    objects: the statement that leaks makes both (the bound method and the
+ *    deque inside each Thread that `Thread(...).start()` leaves running);
+ *  - once threads are reported (`leaked_threads`: the names of the threads
+ *    started since the warm-up), what their stacks hold and what the
+ *    threading module keeps for each live thread (_shutdown_locks,
+ *    _dangling): the leaked threads keep it alive. */
+static int holds_finding(const finding_t *x, const finding_t *found, size_t nfound);
+
+/* Whether two findings' objects were allocated on the same line (their
+ * innermost frames of the program's own code). */
+static int same_site(const finding_t *a, const finding_t *b, PyObject *dirs)
+{
+    Py_ssize_t af = user_frame(a->frames, dirs), bf = user_frame(b->frames, dirs);
+    if (af < 0 || bf < 0)
+        return 0;
+    PyObject *x = PyTuple_GET_ITEM(a->frames, af), *y = PyTuple_GET_ITEM(b->frames, bf);
+    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(x, 1), PyTuple_GET_ITEM(y, 1), Py_EQ) == 1 &&
+               PyUnicode_Compare(PyTuple_GET_ITEM(x, 0), PyTuple_GET_ITEM(y, 0)) == 0;
+    PyErr_Clear();
+    return same;
+}
+
+static int follows_finding(const finding_t *x, const lt_candidate_t *c, const finding_t *found, size_t nfound,
+                           PyObject *leaked_threads, PyObject *dirs)
+{
+    const char *type = c->kind == LT_CAND_TYPE ? PyUnicode_AsUTF8(x->type) : NULL;
+    if (type == NULL || is_resource_type(type)) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (holds_finding(x, found, nfound))
+        return 1;
+    /* Builtin objects in cyclic garbage, once a program type's cycles are
+     * reported: the lists and dicts that link the reported objects (the
+     * collector frees them together). */
+    const char *root = x->path != NULL && PyList_GET_SIZE(x->path) > 0 ? PyUnicode_AsUTF8(PyList_GET_ITEM(x->path, 0))
+                                                                        : NULL;
+    PyErr_Clear();
+    for (size_t k = 0; !c->user_type && root != NULL && strncmp(root, "<not reachable", 14) == 0 && k < nfound; k++)
+        if (found[k].category != NULL && strcmp(found[k].category, LT_CAT_REFERENCE_CYCLE) == 0)
+            return 1;
+    if (leaked_threads != NULL && x->path != NULL && PyList_GET_SIZE(x->path) > 0) {
+        if (rooted_in_thread(x->path, leaked_threads))
+            return 1;
+        const char *root = PyUnicode_AsUTF8(PyList_GET_ITEM(x->path, 0));
+        if (root != NULL && strcmp(root, "module threading") == 0)
+            return 1;
+        PyErr_Clear();
+    }
+    Py_ssize_t uf = c->user_type ? -1 : user_frame(x->frames, dirs);
+    if (uf < 0)
+        return 0;
+    PyObject *mine = PyTuple_GET_ITEM(x->frames, uf);
+    for (size_t k = 0; k < nfound; k++) {
+        Py_ssize_t kf = user_frame(found[k].frames, dirs);
+        if (kf < 0)
+            continue;
+        PyObject *theirs = PyTuple_GET_ITEM(found[k].frames, kf);
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(mine, 1), PyTuple_GET_ITEM(theirs, 1), Py_EQ) == 1 &&
+                   PyUnicode_Compare(PyTuple_GET_ITEM(mine, 0), PyTuple_GET_ITEM(theirs, 0)) == 0;
+        PyErr_Clear();
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
+/* A path with its numbers blanked ("atexit callbacks [#]", "[#]"), elements
+ * joined by '|': the way of holding, whichever entry. New str or NULL. */
+static PyObject *path_way(PyObject *path)
+{
+    lt_strbuf_t b;
+    lt_strbuf_init(&b, &lt_page_alloc);
+    int ok = 1;
+    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(path); i++) {
+        const char *e = PyUnicode_AsUTF8(PyList_GET_ITEM(path, i));
+        if (e == NULL)
+            break;
+        ok = lt_strbuf_append(&b, "|", 1) == 0;
+        for (const char *q = e; ok && *q != '\0'; q++) {
+            if (*q >= '0' && *q <= '9') {
+                while (q[1] >= '0' && q[1] <= '9')
+                    q++;
+                ok = lt_strbuf_append(&b, "#", 1) == 0;
+            } else {
+                ok = lt_strbuf_append(&b, q, 1) == 0;
+            }
+        }
+    }
+    PyErr_Clear();
+    PyObject *s = ok ? PyUnicode_FromStringAndSize(lt_strbuf_str(&b), (Py_ssize_t)b.len) : NULL;
+    lt_strbuf_clear(&b);
+    PyErr_Clear();
+    return s;
+}
+
+/* Whether the objects of a candidate hold a reported finding's objects:
+ * its holder path is the start of the finding's (the bound method in the
+ * atexit registry, whose __self__ is the reported SpoolFile), or, for
+ * garbage cycles, the cycle it is in starts at an object of the finding's
+ * type ("<__main__.Transaction>", ".session"). */
+static int holds_finding(const finding_t *x, const finding_t *found, size_t nfound)
+{
+    if (x->path == NULL || PyList_GET_SIZE(x->path) == 0)
+        return 0;
+    PyObject *mine = path_way(x->path);
+    int holds = 0;
+    const char *root = PyUnicode_AsUTF8(PyList_GET_ITEM(x->path, 0));
+    int garbage = root != NULL && strncmp(root, "<not reachable", 14) == 0 && PyList_GET_SIZE(x->path) >= 3;
+    const char *outer = garbage ? PyUnicode_AsUTF8(PyList_GET_ITEM(x->path, 2)) : NULL;
+    for (size_t k = 0; !holds && mine != NULL && k < nfound; k++) {
+        if (outer != NULL && found[k].type != NULL) {
+            const char *t = PyUnicode_AsUTF8(found[k].type);
+            size_t tl = t != NULL ? strlen(t) : 0;
+            if (t != NULL && outer[0] == '<' && strncmp(outer + 1, t, tl) == 0 && strcmp(outer + 1 + tl, ">") == 0)
+                holds = 1;
+        }
+        if (holds || found[k].path == NULL)
+            continue;
+        PyObject *theirs = path_way(found[k].path);
+        if (theirs != NULL) {
+            Py_ssize_t ml = PyUnicode_GET_LENGTH(mine);
+            holds = PyUnicode_GET_LENGTH(theirs) > ml && PyUnicode_Tailmatch(theirs, mine, 0, ml, -1) == 1 &&
+                    PyUnicode_READ_CHAR(theirs, ml) == '|';
+        }
+        Py_XDECREF(theirs);
+    }
+    Py_XDECREF(mine);
+    PyErr_Clear();
+    return holds;
+}
+
+/* Native memory that grows in step with a reported thread or resource is
+ * what those objects own outside Python's allocators (a thread's stack and
+ * malloc arena, a sqlite3 connection's page cache): up to
+ * NATIVE_PER_OBJECT bytes for each new one, it is part of that finding. */
+#define NATIVE_PER_OBJECT (1024.0 * 1024)
+
+static int native_follows(const finding_t *x, const finding_t *found, size_t nfound)
+{
+    for (size_t k = 0; k < nfound; k++) {
+        const finding_t *o = &found[k];
+        if (o == x || o->category == NULL || o->count_ps <= 0 ||
+            (strcmp(o->category, LT_CAT_THREAD) != 0 && strcmp(o->category, LT_CAT_UNCLOSED_RESOURCE) != 0))
+            continue;
+        if (x->bytes_ps <= o->count_ps * NATIVE_PER_OBJECT)
+            return 1;
+    }
+    return 0;
 }
 
 static PyObject *stdlib_dirs(void)
@@ -798,8 +1201,12 @@ static int represents_better(const finding_t *x, const lt_candidate_t *c, const 
         PyErr_Clear();
         return 0;
     }
+    /* Of two resources in one holder, the one held most directly: the
+     * TextIOWrapper the program opened (.fh), not the buffer inside it
+     * (.fh.buffer) whose 4 KiB outweigh it. */
     if (current->category != NULL && strcmp(current->category, LT_CAT_UNCLOSED_RESOURCE) == 0)
-        return 0;
+        return is_resource_type(name) && x->path != NULL && current->path != NULL &&
+               PyList_GET_SIZE(x->path) < PyList_GET_SIZE(current->path);
     if (is_resource_type(name))
         return 1;
     int theirs_user = lt_timeline_user_type(theirs, strlen(theirs));
@@ -810,24 +1217,44 @@ static int represents_better(const finding_t *x, const lt_candidate_t *c, const 
     return 0;
 }
 
-/* A resource type among the confident candidates (the type that grows with
- * the descriptors), or NULL. */
+/* The resource type that grows with the descriptors, or NULL: a confident
+ * candidate before one that only grows (under load a type's series may
+ * miss the confidence bar that the descriptor total passes), and of
+ * several, the outermost wrapper (is_resource_type's order: the
+ * TextIOWrapper rather than the BufferedWriter and FileIO inside it),
+ * which is what the program opened. */
 static const char *related_resource(const lt_analysis_t *an, const lt_intern_t *names)
 {
+    const char *best = NULL;
+    int best_rank = 0, best_confident = 0;
     for (size_t i = 0; i < an->ncandidates; i++) {
         const lt_candidate_t *c = &an->candidates[i];
-        if (c->kind != LT_CAND_TYPE || !c->confident)
+        if (c->kind != LT_CAND_TYPE || !(c->confident || c->count_per_second > 0))
             continue;
         size_t len;
         const char *name = lt_intern_get(names, c->id, &len);
-        if (name != NULL && is_resource_type(name))
-            return name;
+        int rank = name != NULL ? is_resource_type(name) : 0;
+        if (rank == 0)
+            continue;
+        if (best == NULL || (c->confident && !best_confident) ||
+            (c->confident == best_confident && rank < best_rank)) {
+            best = name;
+            best_rank = rank;
+            best_confident = c->confident;
+        }
     }
-    return NULL;
+    return best;
 }
 
 PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObject *warm, PyObject *final,
                              PyObject *argv, PyObject *outputs, double duration)
+{
+    return lt_findings_report_to(f, names, warm, final, argv, outputs, duration, NULL, NULL);
+}
+
+PyObject *lt_findings_report_to(lt_findings_t *f, const lt_intern_t *names, PyObject *warm, PyObject *final,
+                                PyObject *argv, PyObject *outputs, double duration, lt_findings_sink_t sink,
+                                void *ctx)
 {
     lt_analysis_t an;
     memset(&an, 0, sizeof(an));
@@ -835,7 +1262,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     finding_t *found = NULL;
     size_t nfound = 0;
     int live = warm != NULL && warm != Py_None;
-    PyObject *groups = PyDict_New(), *dirs = NULL, *verdict = NULL;
+    PyObject *groups = PyDict_New(), *dirs = NULL, *verdict = NULL, *leaked_threads = NULL;
     lt_report_t r;
     lt_report_init(&r, &lt_page_alloc);
     if (groups == NULL || f->n == 0)
@@ -852,19 +1279,24 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         PyErr_NoMemory();
         goto error;
     }
-    dirs = stdlib_dirs();
+    dirs = f->stdlib_dirs != NULL ? Py_NewRef(f->stdlib_dirs) : stdlib_dirs();
     if (dirs == NULL)
         goto error;
     lt_analysis_opts_t ao;
     lt_analysis_opts_init(&ao);
     ao.type_name = name_of;
     ao.type_name_ctx = names;
-    int rc = lt_timeline_analyze(&f->timeline, &ao, &an);
-    if (rc < 0) {
-        lt_raise(rc, "analysing the run");
-        goto error;
+    if (f->given != NULL) {
+        /* The repeated checks decided already (the copy is not released). */
+        an = *f->given;
+    } else {
+        int rc = lt_timeline_analyze(&f->timeline, &ao, &an);
+        if (rc < 0) {
+            lt_raise(rc, "analysing the run");
+            goto error;
+        }
+        analysed = 1;
     }
-    analysed = 1;
 
     long max_findings = 10;
     PyObject *mf = PyDict_GetItemString(outputs, "max_findings");
@@ -916,11 +1348,12 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         if (type_for_sample != NULL) {
             PyObject *tn = PyUnicode_FromString(type_for_sample);
             if (tn != NULL)
-                sample_and_paths(tn, warm, final, &sample, &paths);
+                sample_and_paths(tn, warm, final, &an, &sample, &paths);
             Py_XDECREF(tn);
             PyErr_Clear();
         }
-        PyObject *path = pick_path(paths);
+        Py_ssize_t picked;
+        PyObject *path = pick_path(paths, f->ours, &picked);
         if (paths != NULL && path == NULL && PyList_Check(paths) && PyList_GET_SIZE(paths) > 0) {
             /* Every path ran through leaktrace itself: our own objects. */
             Py_XDECREF(sample);
@@ -929,7 +1362,17 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
             continue;
         }
         x.path = path ? Py_NewRef(path) : NULL;
-        x.frames = sample_frames(sample);
+        x.frames = sample_frames(sample, picked);
+        x.builtin = c->kind == LT_CAND_TYPE && !c->user_type;
+        if (sample != NULL && PyList_GET_SIZE(sample) > 0 && PyWeakref_CheckRef(PyList_GET_ITEM(sample, 0))) {
+            /* The field, not PyWeakref_GET_OBJECT (deprecated in 3.13):
+             * None once the referent is gone. */
+            PyObject *to = ((PyWeakReference *)PyList_GET_ITEM(sample, 0))->wr_object;
+            x.referent = to != NULL && to != Py_None ? lt_type_qualname(Py_TYPE(to)) : NULL;
+            PyErr_Clear();
+        }
+        if (x.frames == NULL && type_for_sample != NULL)
+            x.frames = sampled_site(type_for_sample, warm, final);
         PyErr_Clear();
         /* One finding per leaking container. */
         PyObject *key = group_key(x.path, PyUnicode_AsUTF8(x.type));
@@ -943,10 +1386,18 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         }
         int keep = 1;
         size_t slot = nfound;
-        if (at != NULL) {
+        if (at == NULL && nfound > 0 && follows_finding(&x, c, found, nfound, leaked_threads, dirs)) {
+            /* A group of its own, but part of a finding already made. */
+            keep = 0;
+        } else if (at != NULL) {
             /* The group is reported once, by its program-defined type when
              * it has one (Invoice rather than the lists inside each). */
             size_t k = PyLong_AsSize_t(at);
+            /* The descriptor total joins the resource type it grows with
+             * (the same objects): one finding, as sure as the surer one. */
+            if (c->kind == LT_CAND_FDS && found[k].category != NULL &&
+                strcmp(found[k].category, LT_CAT_UNCLOSED_RESOURCE) == 0 && x.confidence > found[k].confidence)
+                found[k].confidence = x.confidence;
             keep = c->kind == LT_CAND_TYPE && represents_better(&x, c, &found[k], type_for_sample);
             if (keep) {
                 if (x.frames == NULL)
@@ -983,7 +1434,33 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         found[slot] = x;
         if (slot == nfound)
             nfound++;
+        if (leaked_threads == NULL && strcmp(x.category, LT_CAT_THREAD) == 0)
+            leaked_threads = new_thread_names(warm, final);
     }
+    /* Native residue explained by the threads or resources found; weak
+     * references to a finding's objects (logging's _handlerList keeps one
+     * per Handler): they exist because those objects do. */
+    size_t kept = 0;
+    for (size_t i = 0; i < nfound; i++) {
+        int follows = strcmp(found[i].category, LT_CAT_NATIVE) == 0 && native_follows(&found[i], found, nfound);
+        for (size_t k = 0; !follows && found[i].referent != NULL && k < nfound; k++)
+            follows = k != i && found[k].type != NULL &&
+                      PyUnicode_Compare(found[i].referent, found[k].type) == 0;
+        /* A builtin type made on the line of a thread, resource or program
+         * type found after it (ranked higher only by its bytes). */
+        for (size_t k = i + 1; !follows && found[i].builtin && strcmp(found[i].category, LT_CAT_THREAD) != 0 &&
+                               strcmp(found[i].category, LT_CAT_UNCLOSED_RESOURCE) != 0 && k < nfound; k++)
+            follows = (!found[k].builtin || strcmp(found[k].category, LT_CAT_THREAD) == 0 ||
+                       strcmp(found[k].category, LT_CAT_UNCLOSED_RESOURCE) == 0) &&
+                      same_site(&found[i], &found[k], dirs);
+        PyErr_Clear();
+        if (follows) {
+            finding_clear(&found[i]);
+            continue;
+        }
+        found[kept++] = found[i];
+    }
+    nfound = kept;
 
     /* The report model. */
     r.duration_s = duration;
@@ -1022,7 +1499,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
     }
     r.leaks = leaks;
     r.nleaks = nfound;
-    if (add_warnings(&r, f) < 0)
+    if (add_warnings(&r, f, outputs) < 0)
         goto nomem;
     if (nfound > 0) {
         r.verdict = LT_VERDICT_LEAK;
@@ -1037,7 +1514,7 @@ PyObject *lt_findings_report(lt_findings_t *f, const lt_intern_t *names, PyObjec
         r.verdict = LT_VERDICT_NO_LEAK;
         r.confidence = an.verdict != NULL && strcmp(an.verdict, LT_VERDICT_NO_LEAK) == 0 ? an.confidence : 0.5;
     }
-    if (write_outputs(&r, outputs) < 0)
+    if ((sink != NULL ? sink(&r, ctx) : write_outputs(&r, outputs)) < 0)
         goto error;
     verdict = PyUnicode_FromString(r.verdict);
     goto done;
@@ -1054,6 +1531,7 @@ done:
     if (analysed)
         lt_analysis_release(&an);
     Py_XDECREF(groups);
+    Py_XDECREF(leaked_threads);
     Py_XDECREF(dirs);
     lt_report_release(&r);
     return verdict;

@@ -413,6 +413,50 @@ static const char *builtin_field(PyObject *a, PyObject *b)
     return NULL;
 }
 
+/* The position of `b` among the items of a collections.deque (or an
+ * instance of a subclass), found with the deque type's own tp_traverse,
+ * which visits the items left to right; -1 when b is not an item. The
+ * deque's storage is private to _collections, so its traversal is the
+ * only way to read it; it is C and runs no code of the program. */
+typedef struct deque_seek {
+    PyObject *target, *type;
+    Py_ssize_t seen, found;
+    int skip_type;              /* the first visit may be the (heap) type */
+} deque_seek_t;
+
+static int deque_seek_visit(PyObject *o, void *arg)
+{
+    deque_seek_t *d = arg;
+    if (d->skip_type) {
+        d->skip_type = 0;
+        if (o == d->type)
+            return 0;
+    }
+    if (o == d->target) {
+        d->found = d->seen;
+        return 1;
+    }
+    d->seen++;
+    return 0;
+}
+
+static Py_ssize_t deque_index(PyObject *a, PyObject *b)
+{
+    PyObject *mro = Py_TYPE(a)->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && PyTuple_Check(mro) && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (strcmp(t->tp_name, "collections.deque") != 0)
+            continue;
+        if (t->tp_traverse == NULL)
+            return -1;
+        /* A heap type's traverse visits the object's type first. */
+        deque_seek_t d = {b, (PyObject *)Py_TYPE(a), 0, -1, (t->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0};
+        t->tp_traverse(a, deque_seek_visit, &d);
+        return d.found;
+    }
+    return -1;
+}
+
 static int put_attr(lt_strbuf_t *out, const char *name)
 {
     return put(out, ".") < 0 || put(out, name) < 0 ? -1 : 0;
@@ -433,6 +477,12 @@ static int put_edge(lt_strbuf_t *out, PyObject *a, PyObject *b)
                 snprintf(idx, sizeof(idx), "[%zd]", i);
                 return put(out, idx);
             }
+    }
+    Py_ssize_t di = deque_index(a, b);
+    if (di >= 0) {
+        char idx[32];
+        snprintf(idx, sizeof(idx), "[%zd]", di);
+        return put(out, idx);
     }
     const char *field = builtin_field(a, b);
     if (field != NULL)

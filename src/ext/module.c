@@ -1,5 +1,7 @@
 /* leaktrace._core: module definition (PEP 489 multi-phase init). */
 #include "module.h"
+#include "control.h"
+#include "repeat_py.h"
 #include "session.h"
 #include "tracker.h"
 
@@ -15,7 +17,9 @@ static int module_exec(PyObject *module)
     if (lt_capture_exec(module) < 0 ||
         lt_census_exec(module) < 0 || lt_gcinfo_exec(module) < 0 ||
         lt_proc_exec(module) < 0 || lt_paths_exec(module) < 0 || lt_tracker_exec(module) < 0 ||
-        lt_native_exec(module) < 0 || lt_session_exec(module) < 0 || lt_replay_exec(module) < 0)
+        lt_native_exec(module) < 0 || lt_session_exec(module) < 0 || lt_repeat_exec(module) < 0 || lt_replay_exec(module) < 0)
+        return -1;
+    if (lt_control_exec(module) < 0)
         return -1;
     return 0;
 }

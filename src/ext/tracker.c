@@ -1147,6 +1147,19 @@ static PyType_Spec tracker_spec = {
     "leaktrace._core.Tracker", sizeof(lt_tracker_t), 0, Py_TPFLAGS_DEFAULT, tracker_slots,
 };
 
+int lt_tracker_release(void)
+{
+    if (running_tracker != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a Tracker is running: stop it first");
+        return -1;
+    }
+    if (atomic_load_explicit(&trk.generation, memory_order_relaxed) == 0)
+        return 0;               /* no run yet: nothing to empty */
+    tables_reset();
+    atomic_fetch_add_explicit(&trk.generation, 1, memory_order_release);
+    return 0;
+}
+
 /* Stops the running tracker, if any: registered with atexit by the package
  * so that no hook records during interpreter teardown. */
 static PyObject *stop_tracking_fn(PyObject *module, PyObject *unused)

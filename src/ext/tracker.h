@@ -38,6 +38,13 @@ void lt_tracker_frames_release(lt_tracker_frame_t *frames, int n);
 /* Bytes the tracker's tables hold now (its share of the RSS). */
 size_t lt_tracker_footprint(void);
 
+/* Empties the tables of the last run (the memory goes back, the code
+ * objects they kept are released) once no Tracker runs: `leaktrace attach`
+ * leaves nothing behind. The stopped Tracker's queries then fail as for a
+ * run that another replaced. 0, or -1 with RuntimeError while one runs.
+ * GIL held. */
+int lt_tracker_release(void);
+
 /* The stack that allocated `obj` in the current run, or 0. */
 uint32_t lt_tracker_object_stack(PyObject *obj);
 

@@ -34,11 +34,31 @@ from leaktrace._core import (  # noqa: E402
 import atexit as _atexit  # noqa: E402
 
 from leaktrace import _core  # noqa: E402
+from leaktrace.check import (  # noqa: E402
+    Finding,
+    LeakCheckMixin,
+    LeakError,
+    LeakWarning,
+    Verdict,
+    assert_no_leaks,
+    check,
+    watch,
+)
+from leaktrace.notebook import load_ipython_extension, unload_ipython_extension  # noqa: E402,F401
+from leaktrace.production import enable  # noqa: E402  (production mode, docs/production.md)
 
 # No allocation hook may record while the interpreter tears itself down.
 _atexit.register(_core._stop_tracking)
 
 __all__ = [
+    "Finding",
+    "LeakCheckMixin",
+    "LeakError",
+    "LeakWarning",
+    "Verdict",
+    "assert_no_leaks",
+    "check",
+    "watch",
     "AllocSnapshot",
     "Census",
     "Checkpoint",
@@ -48,6 +68,7 @@ __all__ = [
     "TypeDelta",
     "__version__",
     "census",
+    "enable",
     "cyclic_garbage",
     "gc_state",
     "holder_graph",

@@ -116,6 +116,7 @@ class Session:
 
     deadline_hit: bool
     checkpoints: int
+    memory_limit_hit: bool
     def __init__(
         self,
         *,
@@ -127,9 +128,17 @@ class Session:
         argv: List[str] = ...,
         outputs: Dict[str, Any] = ...,
         status_line: bool = False,
+        on_deadline: str = "interrupt",
+        on_detach: Optional[Callable[[Optional[str], Optional[str]], object]] = None,
+        memory_limit: int = 0,
     ) -> None: ...
     def start(self) -> None: ...
     def finish(self) -> Optional[str]: ...
+    def stop(self) -> None: ...
+    def note(self, kind: str, message: str) -> None: ...
+    def _after_fork_child(
+        self, follow: bool, capture: Optional[str] = None, outputs: Optional[Dict[str, Any]] = None
+    ) -> None: ...
 
 class CaptureWriter:
     path: str
@@ -159,6 +168,10 @@ class CaptureWriter:
 def read_capture(path: str, *, verify: bool = True) -> Dict[str, Any]: ...
 def report_capture(path: str, outputs: Dict[str, Any]) -> Optional[str]: ...
 def diff_captures(before: str, after: str) -> str: ...
+# Production mode's control socket (src/ext/control.c, docs/production.md).
+def control_start(session: Session, dir: str) -> str: ...
+def control_stop() -> None: ...
+def control_path() -> Optional[str]: ...
 
 class NativeSite(Tuple[Tuple[Tuple[Any, ...], ...], int, int]):
     """A native allocation site: (frames, live_bytes, live_count)."""
@@ -181,3 +194,35 @@ def native_enabled() -> bool: ...
 def native_sites(*, include_freed: bool = False, full: bool = False) -> List[NativeSite]: ...
 def native_stats() -> Dict[str, Any]: ...
 def native_checkpoint() -> None: ...
+
+class RepeatCheck:
+    """Checkpoints around repeated runs and the decision from their per-run deltas
+    (the measurement behind leaktrace.check, watch, the pytest plugin and %%leaktrace)."""
+
+    runs: int
+    repeat: int
+    first: Optional[Checkpoint]
+    last: Optional[Checkpoint]
+    def __init__(
+        self,
+        *,
+        repeat: int = 5,
+        min_runs: int = 0,
+        max_bytes: float = 0,
+        max_objects: float = 0,
+        max_fds: float = 0,
+        max_threads: float = 0,
+        max_tasks: float = 0,
+        noise_bytes: float = 0,
+        fds: bool = True,
+        threads: bool = True,
+        tasks: bool = True,
+        sites: bool = True,
+        ignore: Sequence[str] = (),
+        ours: Sequence[str] = (),
+    ) -> None: ...
+    def checkpoint(self) -> None: ...
+    def decide(self, *, limit: int = 20) -> List[Dict[str, Any]]: ...
+    def report(
+        self, *, argv: List[str] = ..., formats: Tuple[str, ...] = ("json", "text"), max_findings: int = 10
+    ) -> Dict[str, str]: ...

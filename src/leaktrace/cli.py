@@ -47,13 +47,20 @@ def _non_negative(text):
 
 
 def _size(text):
-    units = {"": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
+    units = {"": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+             "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
     t = text.strip().lower()
-    num = t.rstrip("kmib")
+    num = t.rstrip("kmgib")
     try:
         return int(float(num) * units[t[len(num):]])
     except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError("not a size: %r (e.g. 512k, 4m)" % text)
+        raise argparse.ArgumentTypeError("not a size: %r (e.g. 512k, 4m, 2g)" % text)
+
+
+def _pid(text):
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError("not a process id: %r" % text)
+    return int(text)
 
 
 def _build_parser():
@@ -77,6 +84,13 @@ def _build_parser():
                           "--duration of 120 s or less) or sampled (low overhead: the default otherwise)")
     run.add_argument("--sample-mean", type=_size, default=512 * 1024, metavar="SIZE",
                      help="mean bytes between samples in sampled mode (default 512k)")
+    run.add_argument("--memory-limit", type=_size, metavar="SIZE",
+                     help="when RSS reaches SIZE (e.g. 512m, 2g), or the memory cgroup is at 90%% of its limit, "
+                          "write the reports and the capture at once, before an out-of-memory kill; the program "
+                          "goes on and the report at its end replaces them")
+    run.add_argument("--follow-fork", action="store_true",
+                     help="observe child processes too (os.fork, multiprocessing with fork or spawn): each gets "
+                          "its own capture and reports named NAME.PID.EXT, which the report lists")
     run.add_argument("--native", action="store_true",
                      help="also track native (malloc) allocations through the preload library")
     run.add_argument("--max-findings", type=int, default=10, metavar="N", help="report at most N findings")
@@ -86,12 +100,22 @@ def _build_parser():
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module as `python -m` does")
     run.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments")
 
-    report = sub.add_parser("report", help="re-render the report of a capture file")
-    report.add_argument("capture", help="a capture file written by `leaktrace run --capture`")
+    report = sub.add_parser("report", help="re-render the report of a capture file, or ask a running process (PID)")
+    report.add_argument("capture", metavar="CAPTURE|PID",
+                        help="a capture file written by `leaktrace run --capture`, or the PID of a process in "
+                             "production mode (LEAKTRACE=1)")
     report.add_argument("--json", metavar="FILE")
     report.add_argument("--html", metavar="FILE")
     report.add_argument("--text", metavar="FILE", help="write the text report to FILE instead of stdout")
     report.add_argument("--force", action="store_true")
+
+    snapshot = sub.add_parser("snapshot", help="a fresh census of a process in production mode")
+    snapshot.add_argument("pid", type=_pid, metavar="PID")
+    snapshot.add_argument("--json", action="store_true", help="JSON (leaktrace/snapshot-1) instead of a table")
+    snapshot.add_argument("--top", type=int, default=25, metavar="N", help="show the N largest types (25)")
+
+    metrics = sub.add_parser("metrics", help="Prometheus metrics of a process in production mode")
+    metrics.add_argument("pid", type=_pid, metavar="PID")
 
     diff = sub.add_parser("diff", help="compare two capture files")
     diff.add_argument("before")
@@ -99,11 +123,15 @@ def _build_parser():
 
     demo = sub.add_parser("demo", help="run a bundled leaky service and explain what leaks")
     demo.add_argument("--duration", type=_positive, default=8.0, metavar="S")
+
+    from leaktrace import attach
+
+    attach.add_parser(sub, _positive, _non_negative, _size)
     return p
 
 
 # Output files we may replace without --force: earlier reports and captures.
-_OURS = (b"leaktrace/report-1", b"<!-- leaktrace report -->", b"LTCAPT")
+_OURS = (b"leaktrace/report-1", b'<meta name="generator" content="leaktrace">', b"\x89LTC\r\n\x1a\n")
 
 
 def _check_output(path, force):
@@ -216,10 +244,20 @@ def cmd_run(args):
     tracker = _core.Tracker(mode=mode, sample_mean=args.sample_mean)
     outputs = {"json": args.json, "html": args.html, "text": args.text, "quiet": args.quiet,
                "color": args.text is None and sys.stderr.isatty(), "max_findings": max(1, args.max_findings)}
-    session = _core.Session(interval=_interval(args), warmup=-1 if args.warmup is None else args.warmup,
+    if args.memory_limit is not None and args.memory_limit <= 0:
+        raise UsageError("--memory-limit must be more than 0, not %s" % args.memory_limit)
+    warmup = -1 if args.warmup is None else args.warmup
+    session = _core.Session(interval=_interval(args), warmup=warmup,
                             duration=args.duration or 0, tracker=tracker, capture=args.capture, argv=argv,
-                            outputs=outputs, status_line=sys.stderr.isatty() and not args.quiet)
+                            outputs=outputs, status_line=sys.stderr.isatty() and not args.quiet,
+                            memory_limit=args.memory_limit or 0)
+    # Before the tracker starts, so that none of it is the program's memory.
+    from leaktrace import _children
+
+    children = _children.config(args, mode, _interval(args), warmup)
+    _children.install(session, children)
     session.start()
+    program_done = _escalate_after_deadline(session, args.fail_on_leak) if args.duration else None
     code = 0
     try:
         code = _run_program(kind, target, argv)
@@ -232,12 +270,50 @@ def cmd_run(args):
         traceback.print_exc()
         code = 1
     finally:
+        if program_done is not None:
+            program_done.set()
+        if args.follow_fork:
+            _children.note_children(session, children)
         verdict = session.finish()
     if args.fail_on_leak and verdict == "leak":
         code = LEAK_EXIT
     if session.deadline_hit:
         _stop_lingering_threads(code)
     return code
+
+
+def _escalate_after_deadline(session, fail_on_leak, grace=3.0):
+    """The deadline's SIGINT may do nothing: the program ignores it (started
+    with SIGINT ignored, as `cmd &` in a script or nohup start it, or it sets
+    SIG_IGN itself) or catches KeyboardInterrupt and goes on. A grace period
+    after the report, SIGTERM when the program handles it (so that its own
+    shutdown runs); after another grace, the process exits with the exit
+    code it would have had (the report is written). Returns the Event to set
+    once the program has returned."""
+    import signal
+    import threading
+
+    done = threading.Event()
+
+    def watch():
+        while not session.deadline_hit:
+            if done.wait(0.2):
+                return
+        if done.wait(grace):
+            return
+        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            os.kill(os.getpid(), signal.SIGTERM)
+            if done.wait(grace):
+                return
+        verdict = session.finish()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(LEAK_EXIT if fail_on_leak and verdict == "leak" else 0)
+
+    threading.Thread(target=watch, name="leaktrace-deadline", daemon=True).start()
+    return done
 
 
 def _stop_lingering_threads(code, grace=3.0):
@@ -274,6 +350,8 @@ def cmd_report(args):
 
     for path in (args.json, args.html, args.text):
         _check_output(path, args.force)
+    if args.capture.isdigit() and not os.path.exists(args.capture):
+        return _ask_process("report", int(args.capture), args)
     if not os.path.exists(args.capture):
         raise UsageError("no such capture file: %s" % args.capture)
     outputs = {"json": args.json, "html": args.html, "text": args.text, "color": sys.stdout.isatty(),
@@ -283,6 +361,30 @@ def cmd_report(args):
     except ValueError as e:
         raise UsageError(str(e))
     return 0
+
+
+def _ask_process(what, pid, args):
+    """report / snapshot / metrics of a process in production mode."""
+    from leaktrace import _control
+
+    try:
+        if what == "report":
+            return _control.report(pid, args.json, args.html, args.text)
+        if what == "snapshot":
+            if not 1 <= args.top <= 10000:
+                raise UsageError("--top must be between 1 and 10000")
+            return _control.snapshot(pid, args.json, args.top)
+        return _control.metrics(pid)
+    except _control.ControlError as e:
+        raise UsageError(str(e))
+
+
+def cmd_snapshot(args):
+    return _ask_process("snapshot", args.pid, args)
+
+
+def cmd_metrics(args):
+    return _ask_process("metrics", args.pid, args)
 
 
 def cmd_diff(args):
@@ -296,6 +398,16 @@ def cmd_diff(args):
     except ValueError as e:
         raise UsageError(str(e))
     return 0
+
+
+def cmd_attach(args):
+    from leaktrace import attach
+
+    try:
+        return attach.cmd_attach(args, _check_output)
+    except attach.AttachError as e:
+        print("leaktrace: error: %s" % e, file=sys.stderr)
+        return e.code
 
 
 def cmd_demo(args):
@@ -312,7 +424,8 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
-        return {"run": cmd_run, "report": cmd_report, "diff": cmd_diff, "demo": cmd_demo}[args.command](args)
+        return {"run": cmd_run, "report": cmd_report, "diff": cmd_diff, "demo": cmd_demo,
+                "snapshot": cmd_snapshot, "metrics": cmd_metrics, "attach": cmd_attach}[args.command](args)
     except UsageError as e:
         return _fail(str(e))
     except OSError as e:

@@ -83,6 +83,13 @@ static lt_classify_in_t threads(lt_classify_in_t in, double growth, const char *
     return in;
 }
 
+static lt_classify_in_t running(lt_classify_in_t in, const char *name, const char *target)
+{
+    in.thread_name = name;
+    in.thread_target = target;
+    return in;
+}
+
 static lt_classify_in_t held_by(lt_classify_in_t in, const char *holder_type)
 {
     in.holder_type = holder_type;
@@ -228,6 +235,40 @@ static void test_scenarios(void)
          LT_CAT_CALLBACK_REGISTRATION, LT_WHAT_OBJECTS, "functools.partial", LT_RULE_CALLBACK, NULL, NULL,
          "atexit callbacks registered at job.py:3 grow by 5/s: register once, or call atexit.unregister when done",
          {NULL}},
+        {"8 atexit up to 3.9 (the module's own state)",
+         at(rates(base(LT_CAND_TYPE, "shop.SpoolFile", P("module atexit", "<module atexit>", ".__self__")), 5, 0),
+            "job.py", 3, "run"),
+         LT_CAT_CALLBACK_REGISTRATION, LT_WHAT_OBJECTS, "shop.SpoolFile", LT_RULE_CALLBACK, NULL, NULL,
+         "atexit callbacks registered at job.py:3 grow by 5/s: register once, or call atexit.unregister when done",
+         {NULL}},
+        {"8 objects held through bound methods on a subscriber list",
+         rates(base(LT_CAND_TYPE, "shop.CartView", P("module shop", ".bus", "._subscribers", "[278]", ".__self__")),
+               97, 97 * 56.0),
+         LT_CAT_CALLBACK_REGISTRATION, LT_WHAT_OBJECTS, "shop.CartView", LT_RULE_CALLBACK, "bus._subscribers",
+         "shop.py", NULL, {"bus._subscribers in shop.py gains 97 callbacks/s", NULL}},
+        {"8 objects held through closures on a handler list",
+         rates(base(LT_CAND_TYPE, "ui.View", P("module ui", ".HANDLERS", "[3]", ".__closure__", "cell 'view'")), 4,
+               0),
+         LT_CAT_CALLBACK_REGISTRATION, LT_WHAT_OBJECTS, "ui.View", LT_RULE_CALLBACK, "HANDLERS", "ui.py", NULL,
+         {"HANDLERS in ui.py gains 4 callbacks/s", NULL}},
+        {"12 items of a deque in a queue.Queue",
+         rates(base(LT_CAND_TYPE, "app.ClickEvent", P("module app", ".EVENTS", ".queue", "[4238]")), 724, 724 * 64.0),
+         LT_CAT_UNBOUNDED_CONTAINER, LT_WHAT_OBJECTS, "app.ClickEvent", LT_RULE_QUEUE, "EVENTS", "app.py", NULL,
+         {"EVENTS in app.py grows by 724 items/s", "queue.Queue(maxsize=...)", NULL}},
+        {"4 open files held by objects in a list (index on the way)",
+         at(rates(base(LT_CAND_TYPE, "_io.TextIOWrapper", P("module audit", ".OPEN_LOGS", "[481]", ".fh")), 95, 0),
+            "audit.py", 20, "AuditLog.__init__"),
+         LT_CAT_UNCLOSED_RESOURCE, LT_WHAT_RESOURCE, "_io.TextIOWrapper", LT_RULE_RESOURCE, "OPEN_LOGS[i].fh",
+         "audit.py",
+         "_io.TextIOWrapper objects opened at audit.py:20 are never closed (95 more every second) and are kept in "
+         "OPEN_LOGS[i].fh in audit.py: use `with open(...)` or call close()", {NULL}},
+        {"10 threads still running their target",
+         running(at(rates(flags(base(LT_CAND_TYPE, "threading.Thread", P("thread watch-176 frame run() local 'self'")),
+                                0, 0, 1), 56, 0), "up.py", 33, "tick"), "watch-176", "_watch_upload"),
+         LT_CAT_THREAD, LT_WHAT_RESOURCE, "threading.Thread", LT_RULE_THREAD, "self", "up.py",
+         "Thread objects started in up.py:33 are never joined (56 more every second); they still run "
+         "_watch_upload() (e.g. thread watch-176): make it return (e.g. a timeout on what it waits for), then join "
+         "them or use a ThreadPoolExecutor", {NULL}},
         {"9 generators kept",
          at(rates(base(LT_CAND_TYPE, "generator", P("module feed", ".PENDING", "[4]")), 50, 50 * 200.0), "feed.py",
             11, "stream"),

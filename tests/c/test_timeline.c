@@ -553,6 +553,31 @@ static void test_thinning(void)
     lt_timeline_release(&tl);
 }
 
+/* lt_timeline_kept: a checkpoint is kept when it lands on the stride of
+ * its time; a writer keeping only those (the production capture) stores
+ * max_points, then max_points / 2 per doubling. */
+static void test_kept(void)
+{
+    lt_timeline_opts_t to = {16, 64};
+    lt_timeline_t tl;
+    LT_EQ_INT(lt_timeline_init(&tl, &lt_test_heap, &to), 0);
+    LT_EQ_INT(lt_timeline_kept(&tl), 0);
+    LT_EQ_INT(lt_timeline_kept(NULL), 0);
+    size_t kept = 0, wrong = 0;
+    for (size_t i = 0; i < 100; i++) {
+        cpb_t b;
+        linear(&b, i);
+        LT_EQ_INT(lt_timeline_add(&tl, &b.cp), 0);
+        int k = lt_timeline_kept(&tl);
+        kept += (size_t)k;
+        wrong += k != (i % tl.proc.stride == 0);
+    }
+    LT_EQ_UINT(wrong, 0);
+    /* 0..15 at stride 1, 16..30 at 2, 32..60 at 4, 64..96 at 8. */
+    LT_EQ_UINT(kept, 16 + 8 + 8 + 5);
+    lt_timeline_release(&tl);
+}
+
 static size_t arrays(const lt__tl_group_t *g)
 {
     size_t n = 0;
@@ -796,6 +821,7 @@ int main(void)
     LT_RUN(test_resources);
     LT_RUN(test_native);
     LT_RUN(test_thinning);
+    LT_RUN(test_kept);
     LT_RUN(test_lazy_and_eviction);
     LT_RUN(test_census_gaps);
     LT_RUN(test_bad_input);

@@ -117,68 +117,12 @@ ASPECTS = ("exit", "type", "category", "site", "holder", "hint")
 # Product gaps found by this suite, (target, aspect) -> diagnosis (against
 # 7860540). The fixes belong in src/ (findings.c's grouping loop,
 # classify.c's parse_path/parse_root, timeline.c's echoes, cli.py).
-_NO_FINDING = "no finding of the scenario's type (see the type aspect)"
-XFAIL = {
-    ("leak_unclosed_files", "type"):
-        "reported as _io.BufferedWriter (path .OPEN_AUDIT_LOGS[N].fh.buffer), the buffer inside the "
-        "_io.TextIOWrapper the program opened (.fh): within the holder group the resource type with the "
-        "highest score (the 4 KiB buffer) wins, not the most directly held one; and no 'fd' finding is made "
-        "although the descriptors grow by one per request",
-    ("leak_event_handlers", "category"):
-        "category 'other': the path ends .bus._subscribers[N].__self__; classify.c parse_path only counts "
-        "*trailing* entries, so '.__self__' after '[N]' leaves entries=0 and neither the callback rule "
-        "(registry word 'subscriber') nor the container rule applies; strip trailing .__self__/.__func__/"
-        "closure links like traceback links",
-    ("leak_queue_backlog", "category"):
-        "category 'other': the path ends .EVENTS.queue -> '<collections.deque>' (paths.c labels a deque's "
-        "items with the container's type, not [i]); parse_path's elem_entry() does not take it for an entry, "
-        "so entries=0 and the queue/container rule never applies",
-    ("leak_threads", "hint"):
-        "hint names 'the local self of run() in leak_threads.py': run() is threading.py's (holder_file() "
-        "uses the site's file for a thread-local root), and nothing names the thread (watch-N) or its target "
-        "_watch_upload",
-}
-for _aspect in ("category", "site", "holder"):
-    XFAIL[("leak_unclosed_files", _aspect)] = _NO_FINDING
-XFAIL[("leak_unclosed_files", "hint")] = (
-    "no TextIOWrapper finding (see type); and the resource hint of the BufferedWriter finding names no "
-    "holder: classify.c hint_resource() says where it was opened, never who holds it (OPEN_AUDIT_LOGS)")
-# On 3.9 the atexit module keeps its callbacks in a list the gc sees: the
-# path runs through `module atexit`, which classify does not take for the
-# atexit registry.
-for _aspect in ("category", "hint"):
-    XFAIL[("leak_atexit_callbacks", _aspect)] = (
-        "3.9: the holder path is module atexit -> ... (not the 'atexit callbacks' root of 3.10+), which "
-        "classify.c parse_root does not recognise as the atexit registry", sys.version_info < (3, 10))
-XFAIL[("leak_sqlite_connections", "hint")] = (
-    "the sqlite3.Connection finding's hint names no holder: classify.c hint_resource() says where the "
-    "connections were opened, never who holds them (_REQUEST_CONNECTIONS)")
-# Intermittent, so not strict: whether it fails depends on what the final
-# checkpoint catches. Both bugs are in the sampling of new objects for a finding.
-FLAKY = {
-    ("leak_slow_amid_churn", _aspect): (
-        "intermittent: (1) new_objects(since=warm, until=final) takes every str new since the warm-up and "
-        "alive at the final checkpoint, including the temporaries of the request in flight; with churn of "
-        "the same type they outnumber the leaked ones, and the holder path becomes \"thread MainThread frame "
-        "handle() local 'batch'\"; (2) `until` compares addresses only, and lt_findings_report imports "
-        "sysconfig (stdlib_dirs()) after the final checkpoint, running bytecode that lets the program run "
-        "too: new objects at reused addresses pass, so alloc_site becomes '<frozen importlib._bootstrap_"
-        "external>:729 _compile_bytecode' (and the hint says 'ACCESS_LOG in <frozen importlib...>'). Fix: "
-        "sample survivors (alive at two checkpoints some intervals apart), take the frames from an object on "
-        "the picked path, and compute stdlib dirs at Session start")
-    for _aspect in ("category", "site", "holder", "hint")
-}
-# Under load the sqlite3.Connection series may miss the confidence bar while
-# the descriptor total does not: the leak is then reported as `fd` growth,
-# without the connection's site and holder (seen once in CI on 3.11).
-for _aspect in ("type", "category", "site", "holder"):
-    FLAKY[("leak_sqlite_connections", _aspect)] = (
-        "intermittent under load: only the descriptor total (type fd) is confident, with no site or holder")
-# Likewise the descriptor total of leak_unclosed_files is confident in some
-# runs only: then an `fd` finding (no site, no holder) satisfies type and
-# category, while site, holder and hint still fail.
-for _aspect in ("type", "category"):
-    FLAKY[("leak_unclosed_files", _aspect)] = XFAIL.pop(("leak_unclosed_files", _aspect))
+XFAIL = {}
+# Intermittent failures, (target, aspect) -> reason: xfail(strict=False).
+# (The slow leak amid churn was one: the sample of new objects also held the
+# temporaries of the request in flight; findings.c now samples the objects
+# allocated at a growing site first.)
+FLAKY = {}
 
 
 # ---- the programs ------------------------------------------------------------
@@ -290,6 +234,20 @@ EDGE_PROGRAMS = {
                 tick(i)
                 i += 1
                 time.sleep(0.01)
+        """),
+    # Ignores SIGINT itself (Ctrl-C must not stop it), shuts down on SIGTERM.
+    "edge_ignores_sigint": _src("""
+        import signal, sys, time
+
+        def on_term(signum, frame):
+            print("SIGTERM: shutting down")
+            sys.stdout.flush()
+            sys.exit(5)
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, on_term)
+        while True:
+            time.sleep(0.01)
         """),
     # Writes to stdout: every byte of it must be the program's, in order.
     "edge_stdout": _src("""
@@ -604,16 +562,26 @@ def test_still_running_program_is_stopped_cleanly_by_sigint(runs):
     assert r["duration_s"] == pytest.approx(run.duration, abs=1.5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with SIGINT ignored (`leaktrace run --duration 60 app.py &` in a script, nohup) the deadline's "
-    "kill(getpid(), SIGINT) does nothing: the report is written and the program runs forever. cli.py should "
-    "install signal.default_int_handler for SIGINT while it runs the program under --duration, and escalate "
-    "(os._exit) after a grace period"))
 def test_duration_stops_a_program_started_with_sigint_ignored(runs):
+    """Started with SIGINT ignored (`leaktrace run --duration 60 app.py &` in
+    a script, nohup): the deadline's SIGINT does nothing, SIGTERM would kill
+    without our exit code, so after a grace the process exits with it."""
     run = runs["edge_sigint_ignored"]
     assert report_of(run)["verdict"] in ("no-leak", "inconclusive")
     assert not run.hung, "still running %.0f s after its --duration\n%s" % (GRACE, run.describe())
     assert run.returncode == 0, run.describe()
+
+
+def test_duration_escalates_to_sigterm_for_a_program_that_ignores_sigint(runs):
+    """The program ignores SIGINT itself and shuts down on SIGTERM: after the
+    report and a grace period it gets SIGTERM, and its own shutdown runs."""
+    run = runs["edge_ignores_sigint"]
+    assert not run.hung, "still running %.0f s after its --duration\n%s" % (GRACE, run.describe())
+    assert run.returncode == 5, run.describe()
+    assert run.stdout.splitlines()[-1:] == ["SIGTERM: shutting down"], run.stdout[-500:]
+    r = report_of(run)
+    assert r["verdict"] in ("no-leak", "inconclusive"), describe_findings(r)
+    assert r["duration_s"] == pytest.approx(run.duration, abs=1.5)
 
 
 def _check_program_leak(run, types, holder, hint):

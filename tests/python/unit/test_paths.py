@@ -179,6 +179,31 @@ def test_list_index_nested_and_set(load):
     assert paths == [["module ltp_nested", ".FROZEN", "[1]", "[1]"]]
 
 
+def test_deque_items_are_indexed_like_a_list(load):
+    """A deque's items (its storage is private to _collections) are read in
+    order by the deque type's own traversal: [i] counts from the left, in a
+    subclass with a __dict__ too, and through a queue.Queue's .queue."""
+    m = load("ltp_deque", """
+        import collections, queue
+        class Item:
+            pass
+        class Backlog(collections.deque):
+            pass
+        D = collections.deque([0] * 100)
+        D.appendleft(-1)
+        D.append(Item())
+        SUB = Backlog([1, 2, Item()])
+        SUB.note = "x"
+        Q = queue.Queue()
+        for _ in range(70):
+            Q.put(None)
+        Q.put(Item())
+    """)
+    assert holder_paths([m.D[-1]]) == [["module ltp_deque", ".D", "[101]"]]
+    assert holder_paths([m.SUB[2]]) == [["module ltp_deque", ".SUB", "[2]"]]
+    assert holder_paths([m.Q.queue[-1]]) == [["module ltp_deque", ".Q", ".queue", "[70]"]]
+
+
 def test_dict_key_escaping_and_cut(load):
     m = load("ltp_keys", r"""
         class Item:
