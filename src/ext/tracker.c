@@ -1221,5 +1221,16 @@ int lt_tracker_exec(PyObject *module)
         PyModule_AddObject(module, "SiteStat", Py_NewRef((PyObject *)st->site_stat_type)) < 0 ||
         PyModule_AddObject(module, "SiteDelta", Py_NewRef((PyObject *)st->site_delta_type)) < 0)
         return -1;
-    return PyModule_AddFunctions(module, tracker_functions);
+    if (PyModule_AddFunctions(module, tracker_functions) < 0)
+        return -1;
+    /* No allocation hook may record while the interpreter tears itself
+     * down: registered here, so that whoever loads the module (the
+     * package, the production .pth, an attach payload) gets it. */
+    PyObject *stop = PyObject_GetAttrString(module, "_stop_tracking");
+    PyObject *atexit = stop != NULL ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *r = atexit != NULL ? PyObject_CallMethod(atexit, "register", "O", stop) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(atexit);
+    Py_XDECREF(stop);
+    return r != NULL ? 0 : -1;
 }
