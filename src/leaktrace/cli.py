@@ -299,7 +299,11 @@ def _escalate_after_deadline(session, fail_on_leak, grace=3.0):
         while not session.deadline_hit:
             if done.wait(0.2):
                 return
-        if done.wait(grace):
+        # A program that handles SIGINT (KeyboardInterrupt, its own handler)
+        # is shutting down: on a loaded machine that may take seconds. One
+        # that ignores it gets only the short grace.
+        ignored = signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None)
+        if done.wait(grace if ignored else 3 * grace):
             return
         if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
             os.kill(os.getpid(), signal.SIGTERM)

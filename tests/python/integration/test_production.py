@@ -414,6 +414,15 @@ def test_metrics_parse_as_prometheus_exposition(tmp_path, service):
 # ---- days of it: bounded history --------------------------------------------------------
 
 
+def _thread_stacks(pid):
+    """Every thread's C stack (gdb), to diagnose a process that does not exit."""
+    try:
+        return subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"],
+                              capture_output=True, text=True, timeout=60).stdout[-8000:]
+    except (OSError, subprocess.SubprocessError) as e:
+        return "(no stacks: %s)" % e
+
+
 def test_history_stays_bounded(tmp_path):
     """Many checkpoints (1500, at a 10 ms interval): the kept points stay
     within their bound (1024), and the capture holds only the checkpoints the timeline
@@ -448,7 +457,10 @@ def test_history_stays_bounded(tmp_path):
         # The own tables do not grow with the number of checkpoints.
         assert last[("leaktrace_self_bytes", ())] <= first[("leaktrace_self_bytes", ())] * 1.5 + (1 << 20)
         proc.send_signal(2)
-        proc.wait(60)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("no exit within 60 s of SIGINT; its threads:\n" + _thread_stacks(proc.pid))
     finally:
         if proc.poll() is None:
             proc.kill()
