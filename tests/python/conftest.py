@@ -12,12 +12,22 @@
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# A shell starts background jobs (`make test &`, CI runners) with SIGINT
+# ignored, and children inherit that: their Python would then never raise
+# KeyboardInterrupt, which the tests of SIGINT at the end of --duration and of
+# production mode's exit rely on. With a handler here, children start with
+# the default disposition (a handler is reset at exec, SIG_IGN is not). The
+# test of a program started with SIGINT ignored sets SIG_IGN itself.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 TARGETS_DIR = TESTS_DIR / "targets"
